@@ -1,0 +1,232 @@
+"""Loading a range of landing days of one source into the warehouse, as one transaction.
+
+Re-loading a day replaces everything that day contributed (rows, quarantine, file manifest), so
+any day can be re-run safely. If any file of the range cannot be read, the transaction is rolled
+back and the error lists every unreadable file: the warehouse is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import duckdb
+import polars as pl
+
+from retention.landing.contract import MEMBERS, Source
+from retention.landing.files import LandedFile, LandingFileError, ReadResult, discover, read_landed_file
+from retention.landing.rules import SQL_TYPES, checked_rows_sql, quote_ident, quote_literal
+from retention.settings import Settings
+
+RAW_SCHEMA = "raw"
+QUARANTINE_TABLE = f"{RAW_SCHEMA}.quarantine"
+MANIFEST_TABLE = f"{RAW_SCHEMA}.landed_files"
+LINEAGE_COLUMNS = {
+    "_landing_date": "DATE",
+    "_source_file": "VARCHAR",
+    "_row_number": "BIGINT",
+    "_run_id": "VARCHAR",
+    "_loaded_at": "TIMESTAMP",
+}
+
+
+class LandingError(Exception):
+    """One or more files of a partition range could not be read; nothing was changed."""
+
+    def __init__(self, source: str, errors: list[LandingFileError]):
+        lines = "\n".join(f"  - {e.file}: {e.problem}" for e in errors)
+        super().__init__(
+            f"{len(errors)} {source} file(s) could not be read; nothing was loaded or changed for the "
+            f"requested days:\n{lines}"
+        )
+        self.errors = errors
+
+
+@dataclass
+class LoadReport:
+    source: str
+    start: date
+    end: date
+    files: int = 0
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    empty_files: list[str] = field(default_factory=list)
+    encodings: Counter = field(default_factory=Counter)
+
+
+def raw_table(source: Source) -> str:
+    return f"{RAW_SCHEMA}.{source.name}"
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+    columns = [f"{quote_ident(c.name)} {SQL_TYPES[c.type]}" for c in source.columns]
+    columns += [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS.items()]
+    con.execute(f"CREATE TABLE IF NOT EXISTS {raw_table(source)} ({', '.join(columns)})")
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
+            source VARCHAR, landing_date DATE, source_file VARCHAR, row_number BIGINT,
+            reason_code VARCHAR, reason_column VARCHAR, reason_detail VARCHAR, all_reasons VARCHAR[],
+            raw_record VARCHAR, run_id VARCHAR, loaded_at TIMESTAMP)"""
+    )
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {MANIFEST_TABLE} (
+            source VARCHAR, landing_date DATE, source_file VARCHAR, sha256 VARCHAR, encoding VARCHAR,
+            rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, extra_columns VARCHAR[],
+            run_id VARCHAR, loaded_at TIMESTAMP)"""
+    )
+
+
+def load_range(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    start: date,
+    end: date,
+    settings: Settings,
+    run_id: str = "manual",
+) -> LoadReport:
+    """Replace the landing days [start, end] of `source` with what is in the landing folder now."""
+    files = discover(settings.landing_dir, source, start, end)
+    ensure_tables(con, MEMBERS)
+    ensure_tables(con, source)
+    report = LoadReport(source.name, start, end, files=len(files))
+    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    errors: list[LandingFileError] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, column in ((raw_table(source), "_landing_date"), (QUARANTINE_TABLE, "landing_date"), (MANIFEST_TABLE, "landing_date")):
+            source_filter = "" if table == raw_table(source) else f" AND source = {quote_literal(source.name)}"
+            con.execute(f"DELETE FROM {table} WHERE {column} BETWEEN ? AND ?{source_filter}", [start, end])
+        for batch in _batches_of_whole_days(files, settings.load_batch_rows):
+            results = []
+            for file in batch:
+                try:
+                    results.append(read_landed_file(file, source))
+                except LandingFileError as exc:
+                    errors.append(exc)
+            if not errors:  # after the first unreadable file, keep reading only to report all of them
+                _load_batch(con, source, settings, results, run_id, loaded_at, report)
+        if errors:
+            raise LandingError(source.name, errors)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return report
+
+
+def _batches_of_whole_days(files: list[LandedFile], max_bytes_hint: int):
+    """Group files into batches that never split a landing day (duplicates are found per day)."""
+    batch: list[LandedFile] = []
+    batch_size = 0
+    for _, day_files in itertools.groupby(files, key=lambda f: f.landing_date):
+        day_files = list(day_files)
+        # Rough row estimate from file size (~100 bytes a row) keeps memory bounded without a pre-scan.
+        day_size = sum(f.path.stat().st_size for f in day_files) // 100
+        if batch and batch_size + day_size > max_bytes_hint:
+            yield batch
+            batch, batch_size = [], 0
+        batch.extend(day_files)
+        batch_size += day_size
+    if batch:
+        yield batch
+
+
+def _text_frame(result: ReadResult, source: Source) -> pl.DataFrame:
+    lineage = [
+        pl.lit(result.file.landing_date).alias("_landing_date"),
+        pl.lit(result.file.relative_path).alias("_source_file"),
+    ]
+    if result.file.format == "jsonl":
+        return result.frame.with_columns(lineage)
+    return result.frame.with_columns(lineage + [pl.lit(None, dtype=pl.String).alias("_line")])
+
+
+def _load_batch(con, source: Source, settings: Settings, results: list[ReadResult], run_id, loaded_at, report: LoadReport):
+    text_cols = source.column_names
+    csv_frames = [_text_frame(r, source) for r in results if r.file.format == "csv"]
+    json_frames = [_text_frame(r, source) for r in results if r.file.format == "jsonl"]
+    batch_cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in text_cols)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _landing_batch (_landing_date DATE, _source_file VARCHAR, "
+        f"_row_number BIGINT, _malformed VARCHAR, _raw VARCHAR, {batch_cols})"
+    )
+    select_text = ", ".join(quote_ident(c) for c in text_cols)
+    if csv_frames:
+        csv_batch = pl.concat(csv_frames, how="diagonal_relaxed")  # noqa: F841 (queried by name below)
+        con.execute(
+            f"INSERT INTO _landing_batch SELECT _landing_date, _source_file, _row_number, NULL, NULL, {select_text} FROM csv_batch"
+        )
+    if json_frames:
+        json_batch = pl.concat(json_frames, how="diagonal_relaxed")  # noqa: F841
+        extracts = ", ".join(_json_extract(source, c) for c in text_cols)
+        con.execute(
+            f"""INSERT INTO _landing_batch
+            SELECT _landing_date, _source_file, _row_number,
+              CASE WHEN _json IS NULL THEN 'line is not valid JSON'
+                   WHEN json_type(_json) <> 'OBJECT' THEN 'line is not a JSON object' END,
+              _line,
+              {extracts}
+            FROM (SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM json_batch)"""
+        )
+    checked = checked_rows_sql(source, settings, "_landing_batch", f"{RAW_SCHEMA}.members" if source.references_members else None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}")
+    typed_cols = ", ".join(quote_ident(c) for c in text_cols)
+    con.execute(
+        f"INSERT INTO {raw_table(source)} ({typed_cols}, {', '.join(LINEAGE_COLUMNS)}) "
+        f"SELECT {typed_cols}, _landing_date, _source_file, _row_number, ?, ? FROM _checked WHERE len(reasons) = 0 ORDER BY _landing_date, _source_file, _row_number",
+        [run_id, loaded_at],
+    )
+    con.execute(
+        f"""INSERT INTO {QUARANTINE_TABLE}
+        SELECT ?, _landing_date, _source_file, _row_number,
+          split_part(reasons[1], '|', 1), nullif(split_part(reasons[1], '|', 2), ''),
+          array_to_string(list_transform(reasons, r -> split_part(r, '|', 3)), '; '),
+          list_transform(reasons, r -> split_part(r, '|', 1)),
+          _raw, ?, ?
+        FROM _checked WHERE len(reasons) > 0""",
+        [source.name, run_id, loaded_at],
+    )
+    per_file = con.execute(
+        """SELECT _source_file, count(*), count(*) FILTER (WHERE len(reasons) = 0)
+        FROM _checked GROUP BY ALL"""
+    ).fetchall()
+    counts = {f: (read, loaded) for f, read, loaded in per_file}
+    for r in results:
+        read, loaded = counts.get(r.file.relative_path, (0, 0))
+        con.execute(
+            f"INSERT INTO {MANIFEST_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [source.name, r.file.landing_date, r.file.relative_path, r.sha256, r.encoding, read, loaded, read - loaded, r.extra_columns, run_id, loaded_at],
+        )
+        report.rows_read += read
+        report.rows_loaded += loaded
+        report.rows_quarantined += read - loaded
+        report.encodings[r.encoding] += 1
+        if r.extra_columns:
+            report.extra_columns[r.file.relative_path] = r.extra_columns
+        if read == 0:
+            report.empty_files.append(r.file.relative_path)
+    for code, n in con.execute(
+        "SELECT split_part(reasons[1], '|', 1), count(*) FROM _checked WHERE len(reasons) > 0 GROUP BY ALL"
+    ).fetchall():
+        report.reasons[code] += n
+    con.execute("DROP TABLE _landing_batch")
+    con.execute("DROP TABLE _checked")
+
+
+def _json_extract(source: Source, column: str) -> str:
+    col = source.column(column)
+    # Only objects are read; for anything else every column stays NULL (the row is quarantined).
+    obj = "CASE WHEN json_type(_json) = 'OBJECT' THEN _json END"
+    keys = [f"json_extract_string({obj}, {quote_literal('$.' + _json_key(k))})" for k in col.header_names]
+    value = keys[0] if len(keys) == 1 else f"coalesce({', '.join(keys)})"
+    return f"{value} AS {quote_ident(column)}"
+
+
+def _json_key(key: str) -> str:
+    return '"' + key.replace('"', '\\"') + '"'

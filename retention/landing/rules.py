@@ -1,0 +1,203 @@
+"""SQL that turns a batch of all-text landed rows into typed rows or quarantine reasons.
+
+The expressions are generated from the contract so that every source is checked the same way.
+Each failed rule yields one reason string `code|column|detail`; a row with any reason is
+quarantined, and its first reason is its `reason_code`.
+"""
+
+from __future__ import annotations
+
+from retention.landing.contract import UPDATED_AT_DEFAULTS, Column, Source
+from retention.settings import Settings
+
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y%m%d%H%M%S",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+)
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日")
+NULL_TOKENS = ("", "null", "none", "na", "n/a", "nan", "-")
+TRUE_TOKENS = ("1", "true", "t", "y", "yes", "是", "同意")
+FALSE_TOKENS = ("0", "false", "f", "n", "no", "否", "拒绝")
+
+SQL_TYPES = {
+    "string": "VARCHAR",
+    "code": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "amount": "DECIMAL(18, 2)",
+    "integer": "BIGINT",
+    "boolean": "BOOLEAN",
+}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list(values) -> str:
+    return "[" + ", ".join(quote_literal(v) for v in values) + "]"
+
+
+def cleaned(column: str) -> str:
+    """The trimmed text value, NULL for the usual spellings of 'nothing'."""
+    col = quote_ident(column)
+    return f"CASE WHEN lower(trim({col})) IN ({', '.join(quote_literal(t) for t in NULL_TOKENS)}) THEN NULL ELSE trim({col}) END"
+
+
+def typed(col: Column, settings: Settings) -> str:
+    """Expression giving the column's typed value, NULL where it is missing or does not parse."""
+    value = f"v_{col.name}"
+    if col.type == "string":
+        return value
+    if col.type == "timestamp":
+        with_offset = f"regexp_matches({value}, '(Z|[+-]\\d{{2}}:?\\d{{2}})$')"
+        return (
+            f"CASE WHEN {with_offset} THEN (try_cast({value} AS TIMESTAMPTZ) AT TIME ZONE {quote_literal(settings.timezone)}) "
+            f"ELSE try_strptime({value}, {_list(TIMESTAMP_FORMATS)}) END"
+        )
+    if col.type == "date":
+        return f"CAST(try_strptime({value}, {_list(DATE_FORMATS)}) AS DATE)"
+    if col.type == "amount":
+        return f"try_cast(regexp_replace({value}, '[¥￥,\\s]', '', 'g') AS DECIMAL(18, 2))"
+    if col.type == "integer":
+        as_double = f"try_cast({value} AS DOUBLE)"
+        return f"CASE WHEN {as_double} = floor({as_double}) THEN CAST({as_double} AS BIGINT) END"
+    if col.type == "boolean":
+        return (
+            f"CASE WHEN lower({value}) IN ({', '.join(map(quote_literal, TRUE_TOKENS))}) THEN TRUE "
+            f"WHEN lower({value}) IN ({', '.join(map(quote_literal, FALSE_TOKENS))}) THEN FALSE END"
+        )
+    if col.type == "code":
+        whens = " ".join(
+            f"WHEN lower({value}) IN ({', '.join(quote_literal(s.lower()) for s in (code, *spellings))}) THEN {quote_literal(code)}"
+            for code, spellings in col.codes.items()
+        )
+        return f"CASE {whens} END"
+    raise ValueError(f"unknown column type {col.type}")
+
+
+def _maximum(col: Column, settings: Settings) -> float | None:
+    if col.maximum_setting:
+        return getattr(settings, col.maximum_setting)
+    return col.maximum
+
+
+def _reason(condition: str, code: str, column: str, detail_sql: str) -> str:
+    return f"CASE WHEN {condition} THEN {quote_literal(code + '|' + column + '|')} || {detail_sql} END"
+
+
+def _shown(col: Column) -> str:
+    """The offending value for the reason detail; PII values are never repeated there."""
+    if col.pii:
+        return "'(value withheld: personal data)'"
+    return f"'{col.name} = \"' || left(v_{col.name}, 60) || '\"'"
+
+
+def column_reasons(col: Column, settings: Settings) -> list[str]:
+    value, parsed = f"v_{col.name}", f"t_{col.name}"
+    reasons = []
+    if col.required:
+        reasons.append(_reason(f"{value} IS NULL", "missing_value", col.name, f"'{col.name} is required'"))
+    bad_code = {"code": "unknown_code"}.get(col.type, f"bad_{col.type}")
+    if col.type == "amount":
+        bad_code = "bad_number"
+    if col.type != "string":
+        reasons.append(_reason(f"{value} IS NOT NULL AND {parsed} IS NULL", bad_code, col.name, _shown(col)))
+    maximum = _maximum(col, settings)
+    if col.type == "amount":
+        reasons.append(_reason(f"{parsed} < 0", "negative_amount", col.name, _shown(col)))
+        if maximum is not None:
+            reasons.append(_reason(f"{parsed} > {maximum}", "absurd_amount", col.name, _shown(col) + f" || ' > {maximum:g}'"))
+    elif col.type == "integer":
+        bounds = []
+        if col.minimum is not None:
+            bounds.append(f"{parsed} < {col.minimum:g}")
+        if maximum is not None:
+            bounds.append(f"{parsed} > {maximum:g}")
+        if bounds:
+            reasons.append(_reason(" OR ".join(bounds), "out_of_range", col.name, _shown(col)))
+    return reasons
+
+
+def cross_column_reasons(source: Source) -> list[str]:
+    reasons = []
+    names = set(source.column_names)
+    if {"gross_amount", "discount_amount"} <= names:
+        reasons.append(
+            _reason("t_discount_amount > t_gross_amount", "inconsistent_amount", "discount_amount", "'discount above gross amount'")
+        )
+    if {"gross_amount", "refund_amount"} <= names:
+        reasons.append(
+            _reason(
+                "t_refund_amount > t_gross_amount - coalesce(t_discount_amount, 0)",
+                "inconsistent_amount",
+                "refund_amount",
+                "'refund above net amount'",
+            )
+        )
+    if {"opened_at", "closed_at"} <= names:
+        reasons.append(_reason("t_closed_at < t_opened_at", "inconsistent_time", "closed_at", "'closed before opened'"))
+    return reasons
+
+
+def checked_rows_sql(source: Source, settings: Settings, batch_table: str, members_table: str | None) -> str:
+    """SELECT over the text batch giving typed columns, `reasons` (a list) and lineage columns."""
+    cols = source.columns
+    cleaned_cols = ",\n    ".join(f"{cleaned(c.name)} AS v_{c.name}" for c in cols)
+    typed_cols = ",\n    ".join(f"{typed(c, settings)} AS t_{c.name}" for c in cols)
+    reasons = [r for c in cols for r in column_reasons(c, settings)] + cross_column_reasons(source)
+    if members_table and source.references_members:
+        reasons.append(
+            _reason(
+                f"v_member_id IS NOT NULL AND v_member_id NOT IN (SELECT member_id FROM {members_table})",
+                "unknown_member",
+                "member_id",
+                "'member_id = \"' || v_member_id || '\" not in member master'",
+            )
+        )
+    raw_values = ", ".join(f"{quote_literal(c.name)}, {quote_ident(c.name)}" for c in cols)
+    final_cols = []
+    for c in cols:
+        default = UPDATED_AT_DEFAULTS.get(source.name) if c.name == "updated_at" else None
+        expr = f"coalesce(t_{c.name}, t_{default})" if default else f"t_{c.name}"
+        final_cols.append(f"{expr} AS {quote_ident(c.name)}")
+    dedupe_key = ", ".join(f"v_{c.name}" for c in cols)
+    return f"""
+WITH cleaned AS (
+  SELECT _landing_date, _source_file, _row_number, _malformed,
+    coalesce(_raw, CAST(json_object({raw_values}) AS VARCHAR)) AS _raw,
+    {cleaned_cols}
+  FROM {batch_table}
+), typed AS (
+  SELECT *,
+    {typed_cols}
+  FROM cleaned
+), reasoned AS (
+  SELECT *,
+    CASE WHEN _malformed IS NOT NULL THEN ['malformed_json||' || _malformed]
+    ELSE list_filter([{', '.join(reasons)}], r -> r IS NOT NULL) END AS reasons
+  FROM typed
+), deduplicated AS (
+  SELECT *,
+    CASE WHEN len(reasons) = 0 AND row_number() OVER (
+      PARTITION BY _landing_date, {dedupe_key} ORDER BY _source_file, _row_number) > 1
+    THEN ['duplicate_row||exact copy of an earlier row of this landing day'] ELSE reasons END AS all_reasons
+  FROM reasoned
+)
+SELECT
+  {', '.join(final_cols)},
+  _landing_date, _source_file, _row_number, _raw, all_reasons AS reasons
+FROM deduplicated
+"""

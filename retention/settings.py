@@ -1,0 +1,75 @@
+"""Runtime settings, read from environment variables with working local defaults.
+
+Settings are read when asked for (`Settings.from_env()`), never at import time, so tests and the
+Dagster code location can point the same code at different folders.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from datetime import date
+from pathlib import Path
+
+_ENV_PREFIX = "RETENTION_"
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path = Path("data/landing")
+    warehouse: Path = Path("data/warehouse.duckdb")
+    export_dir: Path = Path("data/exports")
+    timezone: str = "Asia/Shanghai"
+    # First day of the daily partitions; days before it cannot be loaded.
+    start_date: date = date(2024, 1, 1)
+    # Ingestion rules (documented in docs/landing_contract.md).
+    max_order_amount: float = 200_000.0
+    max_paid_level: int = 3
+    max_dwell_seconds: int = 86_400
+    # A partition whose files lose more than this share of rows to quarantine fails its check.
+    max_quarantine_rate: float = 0.05
+    # Share of rows whose event time may fall outside landing day +/- tolerance (warning check).
+    event_time_tolerance_days: int = 1
+    min_event_time_in_window_share: float = 0.98
+    # Rows per DuckDB insert while loading a partition range (bounds memory, not a business rule).
+    load_batch_rows: int = 500_000
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, base_dir: Path | None = None) -> "Settings":
+        """Build settings from `RETENTION_<FIELD>` variables; relative paths resolve from base_dir."""
+        env = dict(os.environ if env is None else env)
+        base = Path(base_dir) if base_dir else Path.cwd()
+        values = {}
+        for f in fields(cls):
+            raw = env.get(_ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                value = getattr(cls, f.name)
+            else:
+                value = _parse(f.type, raw, f.name)
+            if isinstance(value, Path) and not value.is_absolute():
+                value = (base / value).resolve()
+            values[f.name] = value
+        return cls(**values)
+
+    def env_vars(self) -> dict[str, str]:
+        """The settings as environment variables, for subprocesses such as dbt."""
+        return {_ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _parse(type_name: str, raw: str, name: str):
+    try:
+        if type_name == "Path":
+            return Path(raw)
+        if type_name == "date":
+            return date.fromisoformat(raw)
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"{_ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_name}") from exc
