@@ -32,6 +32,8 @@ class Settings:
     max_dwell_seconds: int = 86_400
     # A partition whose files lose more than this share of rows to quarantine fails its check.
     max_quarantine_rate: float = 0.05
+    # Days with fewer usable rows than this are too small for the quarantine-rate check to mean much.
+    quarantine_rate_min_rows: int = 20
     # Share of rows whose event time may fall outside landing day +/- tolerance (warning check).
     event_time_tolerance_days: int = 1
     min_event_time_in_window_share: float = 0.98

@@ -1,0 +1,100 @@
+"""Ingestion assets: landed files of each source into `raw.<source>` in DuckDB, one day a partition.
+
+A run may cover a range of days (single-run backfill policy): loading 21 months is one run and one
+transaction per source, not 640 runs.
+"""
+
+
+from datetime import date
+
+import dagster as dg
+
+from orchestration.resources import RetentionResource
+from quality.raw_checks import evaluate_raw_checks, raw_check_specs
+from retention.landing.contract import SOURCES, Source
+from retention.landing.loader import LoadReport, load_range
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+def landing_key(source: Source) -> dg.AssetKey:
+    return dg.AssetKey(["landing", source.name])
+
+
+def raw_key(source: Source) -> dg.AssetKey:
+    return dg.AssetKey(["raw", source.name])
+
+
+def landing_specs() -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(
+            landing_key(source),
+            description=f"Files delivered to `$RETENTION_LANDING_DIR/{source.name}/`, one folder or file "
+            f"name per landing day. {source.description} See docs/landing_contract.md.",
+            group_name="landing",
+            kinds={"file"},
+        )
+        for source in SOURCES.values()
+    ]
+
+
+def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    key = raw_key(source)
+    deps = [landing_key(source)]
+    if source.references_members:
+        # Facts are checked against the member master, so members load first in a shared run.
+        deps.append(raw_key(SOURCES["members"]))
+
+    @dg.asset(
+        key=key,
+        deps=deps,
+        description=f"{source.description} Typed rows in `raw.{source.name}`; rows breaking the landing "
+        "contract go to `raw.quarantine` with a reason, and every file to `raw.landed_files`.",
+        group_name="ingestion",
+        kinds={"duckdb", "polars"},
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=raw_check_specs(key),
+        pool=WAREHOUSE_POOL,
+        metadata={"landing_contract": dg.MetadataValue.path("docs/landing_contract.md")},
+    )
+    def _raw_asset(context: dg.AssetExecutionContext, retention: RetentionResource):
+        start, end = partition_dates(context)
+        settings = retention.settings()
+        with retention.connect() as con:
+            report = load_range(con, source, start, end, settings, run_id=context.run_id)
+            checks = evaluate_raw_checks(con, source, settings, start, end, key)
+        context.log.info(
+            f"{source.name} {start}..{end}: {report.files} files, {report.rows_read} rows read, "
+            f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined"
+        )
+        return dg.MaterializeResult(metadata=load_metadata(report), check_results=checks)
+
+    return _raw_asset
+
+
+def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    keys = context.partition_key_range
+    return date.fromisoformat(keys.start), date.fromisoformat(keys.end)
+
+
+def load_metadata(report: LoadReport) -> dict:
+    """What the UI shows for a load: counts and reasons, never row values (they may hold PII)."""
+    reasons = sorted(report.reasons.items(), key=lambda kv: -kv[1])
+    table = "| reason | rows |\n| --- | --- |\n" + "\n".join(f"| `{code}` | {n} |" for code, n in reasons)
+    return {
+        "days": f"{report.start}..{report.end}",
+        "files_read": report.files,
+        "rows_read": report.rows_read,
+        "rows_loaded": report.rows_loaded,
+        "rows_quarantined": report.rows_quarantined,
+        "dagster/row_count": report.rows_loaded,
+        "quarantine_by_reason": dg.MetadataValue.md(table if reasons else "no rows quarantined"),
+        "encodings": dg.MetadataValue.json(dict(report.encodings)),
+        "empty_files": dg.MetadataValue.json(report.empty_files[:50]),
+        "ignored_columns": dg.MetadataValue.json(report.extra_columns),
+    }
+
+
+def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [build_raw_asset(source, partitions_def) for source in SOURCES.values()]

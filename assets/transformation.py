@@ -1,0 +1,77 @@
+"""dbt models as Dagster assets: staging now, intermediate and marts as they are added.
+
+The dbt project is parsed lazily inside small cached factories, so importing this module has no
+side effects; the manifest is prepared by `make manifest` (or by `dagster dev` via prepare_if_dev).
+"""
+
+
+import os
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from assets.ingestion.raw_assets import WAREHOUSE_POOL
+from orchestration.resources import RetentionResource
+from retention.settings import project_root
+
+DBT_LAYERS = ("staging", "intermediate", "marts")
+
+
+def dbt_project_dir() -> Path:
+    return project_root() / "dbt_project"
+
+
+@cache
+def dbt_project() -> DbtProject:
+    project = DbtProject(project_dir=dbt_project_dir(), profiles_dir=dbt_project_dir())
+    project.prepare_if_dev()
+    return project
+
+
+class RetentionDbtTranslator(DagsterDbtTranslator):
+    """dbt sources share the asset keys of the ingestion assets that load them (raw/<table>), and
+    each model's group is its folder, so the UI shows landing -> raw -> staging -> marts as one graph."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        layer = next((part for part in fqn if part in DBT_LAYERS), None)
+        if layer:
+            return layer
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference_data"
+        return super().get_group_name(dbt_resource_props)
+
+
+@cache
+def build_dbt_assets() -> dg.AssetsDefinition:
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=RetentionDbtTranslator(),
+        pool=WAREHOUSE_POOL,
+    )
+    def retention_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, retention: RetentionResource):
+        # dbt's profile reads the warehouse path from the same setting as every other asset.
+        os.environ["RETENTION_WAREHOUSE"] = retention.warehouse
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return retention_dbt_models
+
+
+def dbt_resource() -> DbtCliResource:
+    # Prefer the dbt installed beside this interpreter, so a venv works without being activated.
+    beside_python = Path(sys.executable).parent / "dbt"
+    executable = str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=executable)

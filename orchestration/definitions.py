@@ -1,0 +1,29 @@
+"""The one Definitions object of the pipeline, assembled from settings when the code location loads."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.ingestion.raw_assets import build_raw_assets, landing_specs
+from assets.transformation import build_dbt_assets, dbt_resource
+from orchestration.jobs import build_jobs
+from orchestration.partitions import daily_partitions
+from orchestration.resources import RetentionResource
+from retention.settings import Settings
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    partitions = daily_partitions(settings)
+    return dg.Definitions(
+        assets=[*landing_specs(), *build_raw_assets(partitions), build_dbt_assets()],
+        jobs=build_jobs(),
+        resources={"retention": RetentionResource.from_settings(settings), "dbt": dbt_resource()},
+        # One process writes the DuckDB file at a time: steps of a run execute one after another.
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -1,0 +1,112 @@
+"""Dagster asset checks on the raw layer, built on the Great Expectations suites.
+
+Both checks are blocking: an ERROR-severity failure stops the dbt models downstream in the same
+run, so a broken delivery never reaches the marts.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from quality.gx_runner import SuiteOutcome, run_suite
+from quality.raw_suites import load_stats_suite, loaded_rows_columns, loaded_rows_suite
+from retention.landing.contract import Source
+from retention.landing.loader import MANIFEST_TABLE, QUARANTINE_TABLE, raw_table
+from retention.landing.rules import quote_ident
+from retention.settings import Settings
+
+VALID_ROWS = "gx_valid_rows"
+QUARANTINE_RATE = "gx_quarantine_rate"
+
+
+def raw_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            VALID_ROWS,
+            asset=asset_key,
+            blocking=True,
+            description="Great Expectations suite on the rows loaded for the materialized days: required "
+            "values present, codes and amounts within the contract (ERROR); business key unique per day and "
+            "event times on the landing day (WARN).",
+        ),
+        dg.AssetCheckSpec(
+            QUARANTINE_RATE,
+            asset=asset_key,
+            blocking=True,
+            description="Great Expectations suite on per-day load statistics: the share of rows quarantined "
+            "(exact duplicates excluded) stays at or below RETENTION_MAX_QUARANTINE_RATE.",
+        ),
+    ]
+
+
+def loaded_rows_frame(con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date) -> pd.DataFrame:
+    columns = []
+    for name in loaded_rows_columns(source):
+        col = source.column(name)
+        columns.append(f"CAST({quote_ident(name)} AS DOUBLE) AS {quote_ident(name)}" if col.type == "amount" else quote_ident(name))
+    offset = f"date_diff('day', _landing_date, CAST({quote_ident(source.event_time)} AS DATE)) AS event_day_offset"
+    sql = f"SELECT {', '.join(columns)}, _landing_date, {offset} FROM {raw_table(source)} WHERE _landing_date BETWEEN ? AND ?"
+    return con.execute(sql, [start, end]).df()
+
+
+def load_stats_frame(con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date, settings: Settings) -> pd.DataFrame:
+    return con.execute(
+        f"""
+        WITH files AS (
+          SELECT landing_date, sum(rows_read) AS rows_read, sum(rows_quarantined) AS rows_quarantined
+          FROM {MANIFEST_TABLE} WHERE source = $source AND landing_date BETWEEN $start AND $end GROUP BY ALL
+        ), duplicates AS (
+          SELECT landing_date, count(*) AS duplicate_rows FROM {QUARANTINE_TABLE}
+          WHERE source = $source AND landing_date BETWEEN $start AND $end AND reason_code = 'duplicate_row'
+          GROUP BY ALL
+        )
+        SELECT files.landing_date, rows_read, rows_quarantined, coalesce(duplicate_rows, 0) AS duplicate_rows,
+          (rows_quarantined - coalesce(duplicate_rows, 0)) / (rows_read - coalesce(duplicate_rows, 0)) AS quarantine_rate
+        FROM files LEFT JOIN duplicates USING (landing_date)
+        WHERE rows_read - coalesce(duplicate_rows, 0) >= $min_rows
+        ORDER BY landing_date
+        """,
+        {"source": source.name, "start": start, "end": end, "min_rows": settings.quarantine_rate_min_rows},
+    ).df()
+
+
+def evaluate_raw_checks(
+    con: duckdb.DuckDBPyConnection, source: Source, settings: Settings, start: date, end: date, asset_key: dg.AssetKey
+) -> list[dg.AssetCheckResult]:
+    rows = run_suite(f"raw_{source.name}_rows", loaded_rows_frame(con, source, start, end), loaded_rows_suite(source, settings))
+    stats_frame = load_stats_frame(con, source, start, end, settings)
+    stats = run_suite(f"raw_{source.name}_load_stats", stats_frame, load_stats_suite(settings))
+    worst_days = stats_frame.sort_values("quarantine_rate", ascending=False).head(5)
+    return [
+        _result(asset_key, VALID_ROWS, rows),
+        _result(
+            asset_key,
+            QUARANTINE_RATE,
+            stats,
+            worst_days={
+                str(r.landing_date.date() if hasattr(r.landing_date, "date") else r.landing_date): round(float(r.quarantine_rate), 4)
+                for r in worst_days.itertuples()
+            },
+            max_quarantine_rate=settings.max_quarantine_rate,
+        ),
+    ]
+
+
+def _result(asset_key: dg.AssetKey, check_name: str, outcome: SuiteOutcome, **extra) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity(outcome.severity),
+        metadata={
+            "rows_validated": outcome.rows,
+            "expectations": outcome.evaluated,
+            "failed_expectations": len(outcome.failures),
+            "failures": dg.MetadataValue.json(outcome.failures),
+            **{k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in extra.items()},
+        },
+    )
