@@ -1,0 +1,43 @@
+# Everyday verbs. Needs only python3 (3.11) and make: `setup` installs uv and every pinned package
+# into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+
+.PHONY: setup manifest demo run test ui contract clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e . -c constraints.txt
+	touch $@
+
+setup: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
+
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp orchestration/dagster.yaml $@
+
+# dbt's manifest, which the Dagster code location reads; prepared by a command, never at import.
+manifest: setup
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+
+demo: manifest
+	$(BIN)/retention demo
+
+run: manifest
+	$(BIN)/retention run --through $(THROUGH)
+
+test: manifest
+	$(BIN)/python -m pytest
+
+ui: manifest
+	$(BIN)/dagster dev -w workspace.yaml
+
+contract: setup
+	$(BIN)/retention contract
+
+clean:
+	rm -rf data .dagster dbt_project/target dbt_project/logs

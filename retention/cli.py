@@ -1,0 +1,99 @@
+"""`retention`: generate demo data, run the pipeline without the UI, print the landing contract."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from retention.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="retention", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate", help="write realistic demo landing files")
+    gen.add_argument("--members", type=int, default=10_000)
+    gen.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
+    gen.add_argument("--end", type=date.fromisoformat, default=date(2025, 9, 30))
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--defect-rate", type=float, default=0.01, help="share of rows with realistic defects")
+    gen.add_argument("--out", type=Path, default=None, help="landing folder (default: RETENTION_LANDING_DIR)")
+
+    run = commands.add_parser("run", help="load every day up to --through and rebuild everything downstream")
+    run.add_argument("--through", type=date.fromisoformat, required=True)
+    run.add_argument("--from", dest="start", type=date.fromisoformat, default=None, help="default: RETENTION_START_DATE")
+
+    demo = commands.add_parser("demo", help="generate the demo data, run the whole pipeline, print a summary")
+    demo.add_argument("--members", type=int, default=10_000)
+
+    contract = commands.add_parser("contract", help="regenerate the contract docs and the contract_codes seed")
+    contract.add_argument("--check", action="store_true", help="fail if the committed files are out of date")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "generate":
+        _generate(settings, args.out or settings.landing_dir, args.members, args.start, args.end, args.seed, args.defect_rate)
+        return 0
+    if args.command == "run":
+        return _run(settings, args.start or settings.start_date, args.through)
+    if args.command == "demo":
+        end = date(2025, 9, 30)
+        _generate(settings, settings.landing_dir, args.members, settings.start_date, end, seed=7, defect_rate=0.01)
+        return _run(settings, settings.start_date, end)
+    if args.command == "contract":
+        return _contract(args.check)
+    return 2
+
+
+def _generate(settings: Settings, out: Path, members: int, start: date, end: date, seed: int, defect_rate: float) -> None:
+    from retention.generator import generate
+
+    print(f"Generating {members:,} members, {start}..{end}, seed {seed}, into {out} ...", flush=True)
+    summary = generate(Path(out), members=members, start=start, end=end, seed=seed, defect_rate=defect_rate)
+    rows = ", ".join(f"{source} {n:,}" for source, n in summary.rows_per_source.items())
+    print(f"  wrote {sum(summary.files_per_source.values()):,} files in {summary.elapsed_seconds:.1f}s: {rows}")
+    defects = ", ".join(f"{kind} {n:,}" for kind, n in summary.defects.items() if n)
+    print(f"  defects injected: {defects or 'none'}")
+
+
+def _run(settings: Settings, start: date, through: date) -> int:
+    from retention.runner import run_pipeline, warehouse_summary
+
+    print(f"Materializing every asset for landing days {start}..{through} into {settings.warehouse} ...", flush=True)
+    began = time.monotonic()
+    result = run_pipeline(settings, start, through)
+    if not result.success:
+        print("\nThe run failed:", file=sys.stderr)
+        for failure in result.failures:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    print(f"Done in {time.monotonic() - began:.0f}s.\n")
+    print(warehouse_summary(settings))
+    return 0
+
+
+def _contract(check: bool) -> int:
+    from retention.landing.describe import CODES_SEED, COLUMNS_DOC, codes_seed_csv, columns_markdown
+    from retention.settings import project_root
+
+    stale = []
+    for relative, content in ((CODES_SEED, codes_seed_csv()), (COLUMNS_DOC, columns_markdown())):
+        path = project_root() / relative
+        if path.exists() and path.read_text(encoding="utf-8") == content:
+            continue
+        stale.append(relative)
+        if not check:
+            path.write_text(content, encoding="utf-8")
+    if check and stale:
+        print(f"out of date (run `retention contract`): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    print("contract files up to date" if not stale else f"rewrote {', '.join(stale)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Shared fixtures: a landing folder and a DuckDB warehouse under tmp_path, and dbt's manifest."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from retention.settings import Settings, project_root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """Parse the dbt project once per session (the Dagster dbt assets read its manifest)."""
+    project_dir = project_root() / "dbt_project"
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run([str(dbt), "parse", "--quiet", "--profiles-dir", "."], cwd=project_dir, check=True)
+    return project_dir / "target" / "manifest.json"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    env = {
+        "RETENTION_LANDING_DIR": str(landing),
+        "RETENTION_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "RETENTION_EXPORT_DIR": str(tmp_path / "exports"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return Settings.from_env(env)
+
+
+class Landing:
+    """Writes landing files the way a source system would deliver them."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def write(self, relative: str, text: str, encoding: str = "utf-8") -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode(encoding))
+        return path
+
+
+@pytest.fixture
+def landing(settings: Settings) -> Landing:
+    return Landing(settings.landing_dir)
+
+
+@pytest.fixture
+def warehouse(settings: Settings):
+    con = duckdb.connect(str(settings.warehouse))
+    yield con
+    con.close()
+
+
+MEMBERS_HEADER = "member_id,name,mobile,registered_at,consent_sms,updated_at\n"
+
+
+def members_csv(*ids: str, day: str = "2025-03-01") -> str:
+    rows = "".join(f"{m},测试{m},1380000{i:04d},2024-01-02 10:00:00,1,{day} 08:00:00\n" for i, m in enumerate(ids))
+    return MEMBERS_HEADER + rows
