@@ -65,7 +65,7 @@ def typed(col: Column, settings: Settings) -> str:
         with_offset = f"regexp_matches({value}, '(Z|[+-]\\d{{2}}:?\\d{{2}})$')"
         return (
             f"CASE WHEN {with_offset} THEN (try_cast({value} AS TIMESTAMPTZ) AT TIME ZONE {quote_literal(settings.timezone)}) "
-            f"ELSE try_strptime({value}, {_list(TIMESTAMP_FORMATS)}) END"
+            f"ELSE try_strptime({value}, {_list(TIMESTAMP_FORMATS + DATE_FORMATS)}) END"
         )
     if col.type == "date":
         return f"CAST(try_strptime({value}, {_list(DATE_FORMATS)}) AS DATE)"
