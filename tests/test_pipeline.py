@@ -69,8 +69,16 @@ def test_definitions_show_landing_raw_and_staging_with_checks(settings):
 
 def test_two_days_run_through_dagster_and_dbt(settings, landing):
     _two_days(landing)
-    outcome = run_pipeline(settings, D1, D2)
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = run_pipeline(settings, D1, D2, instance=instance)
     assert outcome.success, outcome.failures
+
+    # The UI shows counts and a preview, never personal data.
+    members = instance.get_latest_materialization_event(dg.AssetKey(["raw", "members"])).asset_materialization
+    assert members.metadata["rows_loaded"].value == 3
+    tickets = instance.get_latest_materialization_event(dg.AssetKey(["raw", "tickets"])).asset_materialization
+    shown = " ".join(str(v.value) for m in (members, tickets) for v in m.metadata.values())
+    assert "M1" in shown and "13800000000" not in shown and "测试M1" not in shown and "13912345678" not in shown
 
     loads = _query(settings, "SELECT source, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) FROM raw.landed_files GROUP BY 1 ORDER BY 1")
     assert loads == [

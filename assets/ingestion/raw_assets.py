@@ -64,11 +64,13 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
         with retention.connect() as con:
             report = load_range(con, source, start, end, settings, run_id=context.run_id)
             checks = evaluate_raw_checks(con, source, settings, start, end, key)
+            preview = preview_rows(con, source, start, end)
         context.log.info(
             f"{source.name} {start}..{end}: {report.files} files, {report.rows_read} rows read, "
             f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined"
         )
-        return dg.MaterializeResult(metadata=load_metadata(report), check_results=checks)
+        metadata = {**load_metadata(report), "preview": dg.MetadataValue.md(preview)}
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return _raw_asset
 
@@ -76,6 +78,22 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     keys = context.partition_key_range
     return date.fromisoformat(keys.start), date.fromisoformat(keys.end)
+
+
+def preview_rows(con, source: Source, start: date, end: date, limit: int = 5) -> str:
+    """A few loaded rows as a Markdown table, without the columns that hold personal data."""
+    columns = [c.name for c in source.columns if not c.pii]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    rows = con.execute(
+        f"SELECT {quoted} FROM raw.{source.name} WHERE _landing_date BETWEEN ? AND ? "
+        "ORDER BY _landing_date, _source_file, _row_number LIMIT ?",
+        [start, end, limit],
+    ).fetchall()
+    if not rows:
+        return "no rows loaded"
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join("" if v is None else str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def load_metadata(report: LoadReport) -> dict:

@@ -247,7 +247,14 @@ TICKETS = Source(
                 "closed": ("已关闭",),
             },
         ),
-        Column("content", "string", "Free text of the request (Chinese or English).", aliases=("内容", "描述")),
+        Column(
+            "content",
+            "string",
+            "Free text of the request (Chinese or English); treated as personal data because customers "
+            "write their phone numbers and addresses into it.",
+            aliases=("内容", "描述"),
+            pii=True,
+        ),
         Column(
             "satisfaction",
             "integer",
