@@ -14,7 +14,7 @@ renamed as (
         dwell_seconds,
         _landing_date as landing_date
     from source
-    {{ latest_delivery(['event_id']) }}
+    {{ first_delivery(['event_id']) }}
 )
 
 select * from renamed

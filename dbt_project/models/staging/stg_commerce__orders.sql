@@ -20,7 +20,7 @@ renamed as (
         coalesce(refund_amount, 0) as refund_amount,
         _landing_date as landing_date
     from source
-    {{ latest_delivery(['order_id', 'updated_at']) }}
+    {{ first_delivery(['order_id', 'updated_at']) }}
 )
 
 select * from renamed

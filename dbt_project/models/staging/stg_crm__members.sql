@@ -19,7 +19,7 @@ renamed as (
         coalesce(consent_phone, false) as consent_phone,
         _landing_date as landing_date
     from source
-    {{ latest_delivery(['member_id', 'updated_at']) }}
+    {{ first_delivery(['member_id', 'updated_at']) }}
 )
 
 select * from renamed

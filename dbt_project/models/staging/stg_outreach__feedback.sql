@@ -13,7 +13,7 @@ renamed as (
         event_time as occurred_at,
         _landing_date as landing_date
     from source
-    {{ latest_delivery(['message_id', 'status']) }}
+    {{ first_delivery(['message_id', 'status']) }}
 )
 
 select * from renamed

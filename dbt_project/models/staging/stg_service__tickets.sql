@@ -16,7 +16,7 @@ renamed as (
         satisfaction,
         _landing_date as landing_date
     from source
-    {{ latest_delivery(['ticket_id', 'updated_at']) }}
+    {{ first_delivery(['ticket_id', 'updated_at']) }}
 )
 
 select * from renamed

@@ -1,0 +1,13 @@
+-- The point in time of every mart: the as_of_date var, or else the latest landed day.
+{% set configured = var('as_of_date') %}
+select
+    {% if configured %}
+    cast('{{ configured }}' as date) as as_of_date
+    {% else %}
+    greatest(
+        (select max(landing_date) from {{ ref('stg_crm__members') }}),
+        (select max(landing_date) from {{ ref('stg_commerce__orders') }}),
+        (select max(landing_date) from {{ ref('stg_app__events') }}),
+        (select max(landing_date) from {{ ref('stg_service__tickets') }})
+    ) as as_of_date
+    {% endif %}

@@ -1,0 +1,18 @@
+-- Service tickets as known at the end of the as-of day; the free text stays out of the mart, only
+-- the churn keyword it matched (if any) is kept.
+{% set as_of_end = as_of_date() ~ " + interval 1 day" %}
+select
+    t.ticket_id,
+    m.member_key,
+    t.opened_at,
+    t.ticket_type,
+    t.status,
+    t.closed_at,
+    t.status in ('resolved', 'closed') as is_resolved,
+    date_diff('hour', t.opened_at, coalesce(t.closed_at, {{ as_of_end }})) as hours_open,
+    t.satisfaction,
+    k.keyword as churn_keyword,
+    k.category as churn_keyword_category
+from {{ ref('int_tickets__as_of') }} as t
+inner join {{ ref('int_members__as_of') }} as m using (member_id)
+left join {{ ref('int_ticket_churn_keywords') }} as k using (ticket_id)

@@ -1,0 +1,87 @@
+-- Membership tier (基础 basic / 进阶 advanced / 尊享 premium) per member over time, as known at the
+-- end of the as-of day. A tier holds from valid_from (inclusive) to valid_to (exclusive; null =
+-- current). Tier = the highest tier in seeds/tiers.csv whose trailing net spend or paid level the
+-- member reaches.
+with members as (
+    select member_id, member_key, cast(registered_at as date) as registered_date
+    from {{ ref('int_members__as_of') }}
+),
+
+paid_levels as (
+    select member_id, cast(valid_from as date) as change_date, paid_level
+    from {{ ref('stg_crm__members') }}
+    where {{ known_as_of('landing_date', 'valid_from') }}
+    qualify row_number() over (partition by member_id, cast(valid_from as date) order by valid_from desc) = 1
+),
+
+spend as (
+    select
+        member_id,
+        change_date,
+        sum(delta) over (partition by member_id order by change_date) as trailing_spend
+    from {{ ref('int_member_tier_ledger') }}
+),
+
+change_dates as (
+    select member_id, registered_date as change_date from members
+    union
+    select member_id, change_date from paid_levels
+    union
+    select member_id, change_date from spend
+),
+
+states as (
+    select
+        d.member_id,
+        d.change_date,
+        coalesce(spend.trailing_spend, 0) as trailing_spend,
+        coalesce(paid_levels.paid_level, 0) as paid_level
+    from change_dates as d
+    inner join members using (member_id)
+    asof left join spend on d.member_id = spend.member_id and d.change_date >= spend.change_date
+    asof left join paid_levels on d.member_id = paid_levels.member_id and d.change_date >= paid_levels.change_date
+    -- Spend before the CRM registered the member counts from the registration day on.
+    where d.change_date >= members.registered_date
+),
+
+tiered as (
+    select
+        states.member_id,
+        states.change_date,
+        states.trailing_spend,
+        states.paid_level,
+        max(tiers.tier_rank) as tier_rank
+    from states
+    inner join {{ ref('tiers') }} as tiers
+        on states.trailing_spend >= tiers.min_trailing_spend or states.paid_level >= tiers.min_paid_level
+    group by all
+),
+
+transitions as (
+    select
+        *,
+        lag(tier_rank) over (partition by member_id order by change_date) as previous_rank
+    from tiered
+    qualify previous_rank is distinct from tier_rank
+)
+
+select
+    members.member_key,
+    tiers.tier,
+    tiers.tier_name_zh,
+    transitions.tier_rank,
+    transitions.change_date as valid_from,
+    lead(transitions.change_date) over (partition by transitions.member_id order by transitions.change_date) as valid_to,
+    previous.tier as previous_tier,
+    case
+        when transitions.previous_rank is null then 'initial'
+        when transitions.tier_rank > transitions.previous_rank then 'upgrade'
+        else 'downgrade'
+    end as change_type,
+    transitions.trailing_spend as trailing_spend_at_change,
+    transitions.paid_level as paid_level_at_change,
+    lead(transitions.change_date) over (partition by transitions.member_id order by transitions.change_date) is null as is_current
+from transitions
+inner join members using (member_id)
+inner join {{ ref('tiers') }} as tiers on tiers.tier_rank = transitions.tier_rank
+left join {{ ref('tiers') }} as previous on previous.tier_rank = transitions.previous_rank
