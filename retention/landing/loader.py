@@ -158,12 +158,12 @@ def _load_batch(con, source: Source, settings: Settings, results: list[ReadResul
     )
     select_text = ", ".join(quote_ident(c) for c in text_cols)
     if csv_frames:
-        csv_batch = pl.concat(csv_frames, how="diagonal_relaxed")  # noqa: F841 (queried by name below)
+        con.register("csv_batch", pl.concat(csv_frames, how="diagonal_relaxed"))
         con.execute(
             f"INSERT INTO _landing_batch SELECT _landing_date, _source_file, _row_number, NULL, NULL, {select_text} FROM csv_batch"
         )
     if json_frames:
-        json_batch = pl.concat(json_frames, how="diagonal_relaxed")  # noqa: F841
+        con.register("json_batch", pl.concat(json_frames, how="diagonal_relaxed"))
         extracts = ", ".join(_json_extract(source, c) for c in text_cols)
         con.execute(
             f"""INSERT INTO _landing_batch
@@ -215,6 +215,8 @@ def _load_batch(con, source: Source, settings: Settings, results: list[ReadResul
         "SELECT split_part(reasons[1], '|', 1), count(*) FROM _checked WHERE len(reasons) > 0 GROUP BY ALL"
     ).fetchall():
         report.reasons[code] += n
+    for name in ("csv_batch", "json_batch"):
+        con.unregister(name)
     con.execute("DROP TABLE _landing_batch")
     con.execute("DROP TABLE _checked")
 

@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- The point in time of every mart: the as_of_date var, or else the latest landed day.
 {% set configured = var('as_of_date') %}
 select
