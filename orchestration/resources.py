@@ -1,8 +1,7 @@
-"""Resources shared by every asset: where the landing files and the warehouse are."""
+"""Resources shared by every asset: the pipeline settings and the way to open the warehouse."""
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -14,27 +13,24 @@ from retention.settings import Settings
 
 
 class RetentionResource(dg.ConfigurableResource):
-    """Pipeline settings plus the one way assets open the DuckDB warehouse.
+    """Pipeline settings (as their RETENTION_* variables) plus the one way assets open DuckDB.
 
     Connections are opened per use and closed straight after, so no process holds the DuckDB
     file while dbt (a separate process) writes to it.
     """
 
-    landing_dir: str
-    warehouse: str
-    export_dir: str
+    settings_env: dict[str, str]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetentionResource":
-        return cls(landing_dir=str(settings.landing_dir), warehouse=str(settings.warehouse), export_dir=str(settings.export_dir))
+        return cls(settings_env=settings.env_vars())
 
     def settings(self) -> Settings:
-        env = {
-            "RETENTION_LANDING_DIR": self.landing_dir,
-            "RETENTION_WAREHOUSE": self.warehouse,
-            "RETENTION_EXPORT_DIR": self.export_dir,
-        }
-        return Settings.from_env({**os.environ, **env})
+        return Settings.from_env(self.settings_env)
+
+    @property
+    def warehouse(self) -> str:
+        return str(self.settings().warehouse)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -45,4 +41,3 @@ class RetentionResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
-

@@ -53,7 +53,9 @@ def _generate(settings: Settings, out: Path, members: int, start: date, end: dat
     from retention.generator import generate
 
     print(f"Generating {members:,} members, {start}..{end}, seed {seed}, into {out} ...", flush=True)
-    summary = generate(Path(out), members=members, start=start, end=end, seed=seed, defect_rate=defect_rate)
+    summary = generate(
+        Path(out), members=members, start=start, end=end, seed=seed, defect_rate=defect_rate, truth_dir=settings.ground_truth_dir
+    )
     rows = ", ".join(f"{source} {n:,}" for source, n in summary.rows_per_source.items())
     print(f"  wrote {sum(summary.files_per_source.values()):,} files in {summary.elapsed_seconds:.1f}s: {rows}")
     defects = ", ".join(f"{kind} {n:,}" for kind, n in summary.defects.items() if n)

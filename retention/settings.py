@@ -23,6 +23,8 @@ class Settings:
     landing_dir: Path = Path("data/landing")
     warehouse: Path = Path("data/warehouse.duckdb")
     export_dir: Path = Path("data/exports")
+    # The demo generator's answer key (member personas); never loaded as a feature.
+    ground_truth_dir: Path = Path("data/ground_truth")
     timezone: str = "Asia/Shanghai"
     # First day of the daily partitions; days before it cannot be loaded.
     start_date: date = date(2024, 1, 1)
