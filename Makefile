@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
+# Tools of the venv (dbt, dagster) first on PATH, also for the processes dagster dev starts.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup manifest demo run test ui contract clean
 
@@ -34,7 +36,7 @@ test: manifest
 	$(BIN)/python -m pytest
 
 ui: manifest
-	$(BIN)/dagster dev -w workspace.yaml
+	dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 contract: setup
 	$(BIN)/retention contract

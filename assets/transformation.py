@@ -72,6 +72,6 @@ def build_dbt_assets() -> dg.AssetsDefinition:
 
 def dbt_resource() -> DbtCliResource:
     # Prefer the dbt installed beside this interpreter, so a venv works without being activated.
-    beside_python = Path(sys.executable).parent / "dbt"
+    beside_python = Path(sys.prefix) / "bin" / "dbt"
     executable = str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
     return DbtCliResource(project_dir=dbt_project(), dbt_executable=executable)

@@ -40,7 +40,10 @@ class SuiteOutcome:
 
     @property
     def severity(self) -> str:
-        return "ERROR" if any(f["severity"] == "ERROR" for f in self.failures) else "WARN"
+        """WARN only when every failure is a warning; a passing suite reports its strictest level."""
+        if self.failures and all(f["severity"] == "WARN" for f in self.failures):
+            return "WARN"
+        return "ERROR"
 
 
 @cache
