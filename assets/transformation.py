@@ -5,9 +5,11 @@ side effects; the manifest is prepared by `make manifest` (or by `dagster dev` v
 """
 
 
+import json
 import os
 import shutil
 import sys
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -52,6 +54,23 @@ class RetentionDbtTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
+class DbtBuildConfig(dg.Config):
+    """How to run `dbt build` for this materialization."""
+
+    as_of_date: str = ""  # YYYY-MM-DD; empty = the latest landed day
+    full_refresh: bool = False  # rebuild incremental marts (risk and KPI history) from scratch
+
+
+def dbt_build_args(as_of_date: date | None = None, full_refresh: bool = False) -> list[str]:
+    """The dbt command line for a materialization: `build`, the as-of date as a var, full refresh."""
+    args = ["build"]
+    if as_of_date is not None:
+        args += ["--vars", json.dumps({"as_of_date": as_of_date.isoformat()})]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
 @cache
 def build_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
@@ -62,10 +81,13 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         dagster_dbt_translator=RetentionDbtTranslator(),
         pool=WAREHOUSE_POOL,
     )
-    def retention_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, retention: RetentionResource):
+    def retention_dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, retention: RetentionResource, config: DbtBuildConfig
+    ):
         # dbt's profile reads the warehouse path from the same setting as every other asset.
         os.environ["RETENTION_WAREHOUSE"] = retention.warehouse
-        yield from dbt.cli(["build"], context=context).stream()
+        as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else None
+        yield from dbt.cli(dbt_build_args(as_of, config.full_refresh), context=context).stream()
 
     return retention_dbt_models
 

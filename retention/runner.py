@@ -22,8 +22,15 @@ class RunOutcome:
     failures: list[str] = field(default_factory=list)
 
 
-def run_pipeline(settings: Settings, start: date, end: date, instance: dg.DagsterInstance | None = None) -> RunOutcome:
-    """Materialize every partition in [start, end] of every ingestion asset, and all dbt models, in one run."""
+def run_pipeline(
+    settings: Settings,
+    start: date,
+    end: date,
+    instance: dg.DagsterInstance | None = None,
+    as_of_date: date | None = None,
+) -> RunOutcome:
+    """Materialize every partition in [start, end] of every ingestion asset, then all dbt models as of
+    `as_of_date` (default: `end`), in one run."""
     from orchestration.definitions import build_definitions
     from orchestration.jobs import DAILY_REFRESH
 
@@ -34,7 +41,10 @@ def run_pipeline(settings: Settings, start: date, end: date, instance: dg.Dagste
     result = job.execute_in_process(
         instance=instance,
         tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            "ops": {"retention_dbt_models": {"config": {"as_of_date": (as_of_date or end).isoformat()}}},
+        },
         raise_on_error=False,
     )
     failures = []
