@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.evaluation.risk_recovery import risk_recovery_evaluation
 from assets.ingestion.raw_assets import build_raw_assets, landing_specs
 from assets.transformation import build_dbt_assets, dbt_resource
 from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
 from orchestration.resources import RetentionResource
+from quality.mart_checks import build_mart_checks
 from retention.settings import Settings
 
 
@@ -16,7 +18,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings)
     return dg.Definitions(
-        assets=[*landing_specs(), *build_raw_assets(partitions), build_dbt_assets()],
+        assets=[*landing_specs(), *build_raw_assets(partitions), build_dbt_assets(), risk_recovery_evaluation],
+        asset_checks=build_mart_checks(),
         jobs=build_jobs(),
         resources={"retention": RetentionResource.from_settings(settings), "dbt": dbt_resource()},
         # One process writes the DuckDB file at a time: steps of a run execute one after another.

@@ -12,7 +12,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from quality.gx_runner import SuiteOutcome, run_suite
+from quality.check_results import suite_check_result
+from quality.gx_runner import run_suite
 from quality.raw_suites import load_stats_suite, loaded_rows_columns, loaded_rows_suite
 from retention.landing.contract import Source
 from retention.landing.loader import MANIFEST_TABLE, QUARANTINE_TABLE, raw_table
@@ -82,8 +83,8 @@ def evaluate_raw_checks(
     stats = run_suite(f"raw_{source.name}_load_stats", stats_frame, load_stats_suite(settings))
     worst_days = stats_frame.sort_values("quarantine_rate", ascending=False).head(5)
     return [
-        _result(asset_key, VALID_ROWS, rows),
-        _result(
+        suite_check_result(asset_key, VALID_ROWS, rows),
+        suite_check_result(
             asset_key,
             QUARANTINE_RATE,
             stats,
@@ -94,19 +95,3 @@ def evaluate_raw_checks(
             max_quarantine_rate=settings.max_quarantine_rate,
         ),
     ]
-
-
-def _result(asset_key: dg.AssetKey, check_name: str, outcome: SuiteOutcome, **extra) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        asset_key=asset_key,
-        check_name=check_name,
-        passed=outcome.passed,
-        severity=dg.AssetCheckSeverity(outcome.severity),
-        metadata={
-            "rows_validated": outcome.rows,
-            "expectations": outcome.evaluated,
-            "failed_expectations": len(outcome.failures),
-            "failures": dg.MetadataValue.json(outcome.failures),
-            **{k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in extra.items()},
-        },
-    )

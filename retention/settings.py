@@ -39,6 +39,8 @@ class Settings:
     # Share of rows whose event time may fall outside landing day +/- tolerance (warning check).
     event_time_tolerance_days: int = 1
     min_event_time_in_window_share: float = 0.98
+    # A latest risk day flagging more than this share of members as high risk is suspicious (warning).
+    max_high_risk_share: float = 0.35
     # Rows per DuckDB insert while loading a partition range (bounds memory, not a business rule).
     load_batch_rows: int = 500_000
 

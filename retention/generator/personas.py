@@ -62,6 +62,8 @@ PROFILES: dict[str, PersonaProfile] = {
 }
 PERSONAS = tuple(PROFILES)
 NEW_PERSONA = "new"
+# Personas whose members drift away during the range: what the churn-risk flags should find.
+AT_RISK_PERSONAS = ("declining", "churned", "switching")
 
 DEFAULT_PERSONA_SHARES: dict[str, float] = {
     "loyal": 0.15,

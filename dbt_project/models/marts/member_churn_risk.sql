@@ -42,7 +42,7 @@ flagged as (
         a.member_key,
         a.orders_recent as orders_last_window,
         a.orders_before as orders_previous_window,
-        a.orders_before > 0
+        a.orders_before >= {{ var('risk_frequency_min_previous_orders') }}
             and a.orders_recent <= (1 - {{ var('risk_frequency_drop_share') }}) * a.orders_before as flag_frequency_drop,
         a.last_login_at,
         a.last_login_at is not null
