@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 # Tools of the venv (dbt, dagster) first on PATH, also for the processes dagster dev starts.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup manifest demo run test ui contract clean
+.PHONY: setup manifest demo run test ui docs contract clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ test: manifest
 
 ui: manifest
 	dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+docs: manifest
+	cd dbt_project && dbt docs generate --profiles-dir . && dbt docs serve --profiles-dir . --port 8080
 
 contract: setup
 	$(BIN)/retention contract

@@ -74,9 +74,29 @@ def test_high_risk_list_finds_the_drifting_personas_and_mart_checks_pass(demo):
     assert precision >= MIN_PRECISION and recall >= MIN_RECALL
 
     evaluations = [
-        e.event_specific_data
+        e.dagster_event.event_specific_data
         for e in instance.all_logs(outcome.run_id)
         if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     gx_marts = {ev.check_name: ev.passed for ev in evaluations if ev.asset_key.path[0] == "marts" and ev.check_name.startswith("gx_")}
     assert gx_marts == {"gx_dim_members": True, "gx_member_rfm": True, "gx_member_btyd_summary": True, "gx_member_churn_risk": True}
+
+
+def test_every_model_and_column_is_documented(demo, dbt_manifest):
+    """Each staging, intermediate and mart model and each column it really has carries a description."""
+    import json
+
+    manifest = json.loads(dbt_manifest.read_text())
+    con = duckdb.connect(str(_settings(demo, "end").warehouse), read_only=True)
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        assert node["description"].strip(), node["name"]
+        actual = {
+            c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                [node["schema"], node["name"]],
+            ).fetchall()
+        }
+        documented = {name for name, col in node["columns"].items() if col["description"].strip()}
+        assert actual and actual == documented, f"{node['name']}: undocumented {actual - documented}, stale {documented - actual}"
