@@ -69,10 +69,13 @@ def warehouse_summary(settings: Settings) -> str:
         reasons = con.execute(
             "SELECT source, reason_code, count(*) FROM raw.quarantine GROUP BY ALL ORDER BY source, 3 DESC"
         ).fetchall()
-        staged = con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging' ORDER BY 1"
+        models = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('staging', 'marts') ORDER BY table_schema DESC, table_name"
         ).fetchall()
-        staged_counts = [(name, con.execute(f"SELECT count(*) FROM staging.{name}").fetchone()[0]) for (name,) in staged]
+        model_counts = [
+            (f"{schema}.{name}", con.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0]) for schema, name in models
+        ]
     finally:
         con.close()
     lines = ["Loaded (raw layer):", f"  {'source':<18}{'files':>7}{'read':>12}{'loaded':>12}{'quarantined':>13}"]
@@ -82,8 +85,8 @@ def warehouse_summary(settings: Settings) -> str:
         lines.append("Quarantined by reason (raw.quarantine):")
         for source, code, n in reasons:
             lines.append(f"  {source:<18}{code:<22}{n:>9,}")
-    lines.append("Staging models:")
-    lines += [f"  staging.{name:<28}{n:>12,} rows" for name, n in staged_counts]
+    lines.append("Models (staging views, marts):")
+    lines += [f"  {name:<36}{n:>12,} rows" for name, n in model_counts]
     lines += [
         "",
         f"Warehouse (DuckDB): {settings.warehouse}",

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key=['as_of_date', 'member_key'], incremental_strategy='delete+insert') }}
+{{ config(materialized='incremental', unique_key=['as_of_date', 'member_key'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 -- Churn-risk flags (流失风险筛选) per member and as-of day, each with its evidence. Each run adds
 -- (or replaces) the rows of its as-of day, so the table is the risk history: who was high-risk on
 -- any past day. Any past day can be computed on demand with --vars '{as_of_date: YYYY-MM-DD}'.

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key=['as_of_date'], incremental_strategy='delete+insert') }}
+{{ config(materialized='incremental', unique_key=['as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 -- Membership KPIs of the plans, one row per as-of day (each run adds or replaces its day).
 {% set as_of = as_of_date() %}
 {% set wake = var('kpi_wake_up_days') %}
