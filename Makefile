@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 # Tools of the venv (dbt, dagster) first on PATH, also for the processes dagster dev starts.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup manifest demo run test ui docs contract clean
+.PHONY: setup manifest demo run test ui docs contract check-lifetimes clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ docs: manifest
 
 contract: setup
 	$(BIN)/retention contract
+
+# Cross-check marts.member_btyd_summary against the lifetimes library (after `make demo`).
+check-lifetimes:
+	test -x .venv-lifetimes/bin/python || $(PYTHON) -m venv .venv-lifetimes
+	.venv-lifetimes/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/lifetimes-constraints.txt
+	.venv-lifetimes/bin/python scripts/check_btyd_with_lifetimes.py $${RETENTION_WAREHOUSE:-data/warehouse.duckdb}
 
 clean:
 	rm -rf data .dagster dbt_project/target dbt_project/logs
