@@ -149,3 +149,13 @@ def test_unreadable_file_fails_the_range_and_changes_nothing(day_with_every_defe
     after = warehouse.execute("SELECT * EXCLUDE (_loaded_at, _run_id) FROM raw.orders ORDER BY order_id").fetchall()
     assert after == before
     assert _counts(warehouse) == {"raw": 3, "quarantine": 9, "files": 3}
+
+
+def test_raw_table_that_drifted_from_the_contract_is_refused(landing, settings, warehouse):
+    from retention.landing.loader import LandingSchemaError
+
+    warehouse.execute("CREATE SCHEMA raw")
+    warehouse.execute("CREATE TABLE raw.orders (order_id VARCHAR, gross_amount DOUBLE)")
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    with pytest.raises(LandingSchemaError, match=r"raw.orders does not match the landing contract .*'channel'.*other type \['gross_amount'\]"):
+        load_range(warehouse, ORDERS, DAY, DAY, settings)

@@ -12,7 +12,8 @@ import dagster as dg
 from orchestration.resources import RetentionResource
 from quality.raw_checks import evaluate_raw_checks, raw_check_specs
 from retention.landing.contract import SOURCES, Source
-from retention.landing.loader import LoadReport, load_range
+from retention.landing.loader import LoadReport, load_range, raw_table
+from retention.landing.rules import quote_ident
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -83,9 +84,9 @@ def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
 def preview_rows(con, source: Source, start: date, end: date, limit: int = 5) -> str:
     """A few loaded rows as a Markdown table, without the columns that hold personal data."""
     columns = [c.name for c in source.columns if not c.pii]
-    quoted = ", ".join(f'"{c}"' for c in columns)
+    quoted = ", ".join(quote_ident(c) for c in columns)
     rows = con.execute(
-        f"SELECT {quoted} FROM raw.{source.name} WHERE _landing_date BETWEEN ? AND ? "
+        f"SELECT {quoted} FROM {raw_table(source)} WHERE _landing_date BETWEEN ? AND ? "
         "ORDER BY _landing_date, _source_file, _row_number LIMIT ?",
         [start, end, limit],
     ).fetchall()

@@ -44,6 +44,10 @@ class LandingError(Exception):
         self.errors = errors
 
 
+class LandingSchemaError(Exception):
+    """The raw table in the warehouse was created for another version of the contract."""
+
+
 @dataclass
 class LoadReport:
     source: str
@@ -64,10 +68,27 @@ def raw_table(source: Source) -> str:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Create the raw tables if needed, and refuse to load into one whose columns drifted from the contract."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-    columns = [f"{quote_ident(c.name)} {SQL_TYPES[c.type]}" for c in source.columns]
-    columns += [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS.items()]
+    expected = {c.name: SQL_TYPES[c.type] for c in source.columns} | LINEAGE_COLUMNS
+    columns = [f"{quote_ident(name)} {sql_type}" for name, sql_type in expected.items()]
     con.execute(f"CREATE TABLE IF NOT EXISTS {raw_table(source)} ({', '.join(columns)})")
+    actual = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+            "ORDER BY ordinal_position",
+            [RAW_SCHEMA, source.name],
+        ).fetchall()
+    )
+    normalized = {name: sql_type.replace(" ", "") for name, sql_type in expected.items()}
+    if {k: v.replace(" ", "") for k, v in actual.items()} != normalized:
+        missing = sorted(set(expected) - set(actual))
+        unexpected = sorted(set(actual) - set(expected))
+        retyped = sorted(k for k in set(expected) & set(actual) if actual[k].replace(" ", "") != normalized[k])
+        raise LandingSchemaError(
+            f"{raw_table(source)} does not match the landing contract (missing {missing}, unexpected {unexpected}, "
+            f"other type {retyped}); migrate or drop the table, then re-run the partitions"
+        )
     con.execute(
         f"""CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
             source VARCHAR, landing_date DATE, source_file VARCHAR, row_number BIGINT,
@@ -120,15 +141,16 @@ def load_range(
     return report
 
 
-def _batches_of_whole_days(files: list[LandedFile], max_bytes_hint: int):
-    """Group files into batches that never split a landing day (duplicates are found per day)."""
+def _batches_of_whole_days(files: list[LandedFile], max_rows: int):
+    """Group files into batches of about `max_rows` rows that never split a landing day
+    (duplicates are found per day)."""
     batch: list[LandedFile] = []
     batch_size = 0
     for _, day_files in itertools.groupby(files, key=lambda f: f.landing_date):
         day_files = list(day_files)
         # Rough row estimate from file size (~100 bytes a row) keeps memory bounded without a pre-scan.
         day_size = sum(f.path.stat().st_size for f in day_files) // 100
-        if batch and batch_size + day_size > max_bytes_hint:
+        if batch and batch_size + day_size > max_rows:
             yield batch
             batch, batch_size = [], 0
         batch.extend(day_files)
