@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from retention.landing.contract import MEMBERS, ORDERS
+from retention.landing.contract import EVENTS, MEMBERS, ORDERS
 from retention.landing.loader import LandingError, load_range
 from tests.conftest import members_csv
 
@@ -159,3 +159,16 @@ def test_raw_table_that_drifted_from_the_contract_is_refused(landing, settings, 
     landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
     with pytest.raises(LandingSchemaError, match=r"raw.orders does not match the landing contract .*'channel'.*other type \['gross_amount'\]"):
         load_range(warehouse, ORDERS, DAY, DAY, settings)
+
+
+def test_integer_out_of_bigint_range_is_quarantined_not_a_failed_load(landing, settings, warehouse):
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    landing.write(
+        "events/2025-03-01/app.jsonl",
+        '{"event_id": "E1", "member_id": "M1", "event_time": "2025-03-01 08:00:00", "event_type": "login", "dwell_seconds": 12}\n'
+        '{"event_id": "E2", "member_id": "M1", "event_time": "2025-03-01 08:01:00", "event_type": "page_view", "dwell_seconds": 1e20}\n'
+        '{"event_id": "E3", "member_id": "M1", "event_time": "2025-03-01 08:02:00", "event_type": "page_view", "dwell_seconds": "inf"}\n',
+    )
+    load_range(warehouse, MEMBERS, DAY, DAY, settings)
+    report = load_range(warehouse, EVENTS, DAY, DAY, settings)
+    assert (report.rows_loaded, dict(report.reasons)) == (1, {"bad_integer": 2})

@@ -73,7 +73,8 @@ def typed(col: Column, settings: Settings) -> str:
         return f"try_cast(regexp_replace({value}, '[¥￥,\\s]', '', 'g') AS DECIMAL(18, 2))"
     if col.type == "integer":
         as_double = f"try_cast({value} AS DOUBLE)"
-        return f"CASE WHEN {as_double} = floor({as_double}) THEN CAST({as_double} AS BIGINT) END"
+        # try_cast: a whole number too large for BIGINT (or inf) is a bad value, not a failed load.
+        return f"CASE WHEN isfinite({as_double}) AND {as_double} = floor({as_double}) THEN try_cast({as_double} AS BIGINT) END"
     if col.type == "boolean":
         return (
             f"CASE WHEN lower({value}) IN ({', '.join(map(quote_literal, TRUE_TOKENS))}) THEN TRUE "

@@ -23,6 +23,7 @@ classified as (
                 and activity.interactions_per_month >= {{ var('segment_core_min_interactions_per_month') }}
                 then 'core'
             when activity.spend_12m >= {{ var('segment_active_min_spend') }}
+                and activity.spend_12m < {{ var('segment_core_min_spend') }}
                 and activity.interactions_per_month >= {{ var('segment_active_min_interactions_per_month') }}
                 then 'active'
             else 'other'
