@@ -10,17 +10,20 @@ from pathlib import Path
 
 from retention.settings import Settings
 
+# The demo: ~10,000 members over January 2024 - September 2025, 1% realistic defects.
+DEMO_MEMBERS, DEMO_START, DEMO_END, DEMO_SEED, DEMO_DEFECT_RATE = 10_000, date(2024, 1, 1), date(2025, 9, 30), 7, 0.01
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="retention", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="write realistic demo landing files")
-    gen.add_argument("--members", type=int, default=10_000)
-    gen.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
-    gen.add_argument("--end", type=date.fromisoformat, default=date(2025, 9, 30))
-    gen.add_argument("--seed", type=int, default=7)
-    gen.add_argument("--defect-rate", type=float, default=0.01, help="share of rows with realistic defects")
+    gen.add_argument("--members", type=int, default=DEMO_MEMBERS)
+    gen.add_argument("--start", type=date.fromisoformat, default=DEMO_START)
+    gen.add_argument("--end", type=date.fromisoformat, default=DEMO_END)
+    gen.add_argument("--seed", type=int, default=DEMO_SEED)
+    gen.add_argument("--defect-rate", type=float, default=DEMO_DEFECT_RATE, help="share of rows with realistic defects")
     gen.add_argument("--out", type=Path, default=None, help="landing folder (default: RETENTION_LANDING_DIR)")
 
     run = commands.add_parser("run", help="load every day up to --through and rebuild everything downstream")
@@ -28,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--from", dest="start", type=date.fromisoformat, default=None, help="default: RETENTION_START_DATE")
 
     demo = commands.add_parser("demo", help="generate the demo data, run the whole pipeline, print a summary")
-    demo.add_argument("--members", type=int, default=10_000)
+    demo.add_argument("--members", type=int, default=DEMO_MEMBERS)
 
     contract = commands.add_parser("contract", help="regenerate the contract docs and the contract_codes seed")
     contract.add_argument("--check", action="store_true", help="fail if the committed files are out of date")
@@ -41,9 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run(settings, args.start or settings.start_date, args.through)
     if args.command == "demo":
-        end = date(2025, 9, 30)
-        _generate(settings, settings.landing_dir, args.members, settings.start_date, end, seed=7, defect_rate=0.01)
-        return _run(settings, settings.start_date, end)
+        _generate(settings, settings.landing_dir, args.members, settings.start_date, DEMO_END, DEMO_SEED, DEMO_DEFECT_RATE)
+        return _run(settings, settings.start_date, DEMO_END)
     if args.command == "contract":
         return _contract(args.check)
     return 2

@@ -134,7 +134,7 @@ def test_same_arguments_give_byte_identical_files(noisy: Run, tmp_path: Path):
     for first_root, second_root in ((noisy.landing, tmp_path / "landing"), (noisy.truth, again.truth_dir)):
         first, second = landed_files(first_root), landed_files(second_root)
         assert [p.relative_to(first_root) for p in first] == [p.relative_to(second_root) for p in second]
-        for a, b in zip(first, second):
+        for a, b in zip(first, second, strict=True):
             assert a.read_bytes() == b.read_bytes(), a
 
 

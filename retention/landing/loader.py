@@ -159,20 +159,17 @@ def _batches_of_whole_days(files: list[LandedFile], max_rows: int):
         yield batch
 
 
-def _text_frame(result: ReadResult, source: Source) -> pl.DataFrame:
-    lineage = [
+def _with_lineage(result: ReadResult) -> pl.DataFrame:
+    return result.frame.with_columns(
         pl.lit(result.file.landing_date).alias("_landing_date"),
         pl.lit(result.file.relative_path).alias("_source_file"),
-    ]
-    if result.file.format == "jsonl":
-        return result.frame.with_columns(lineage)
-    return result.frame.with_columns(lineage + [pl.lit(None, dtype=pl.String).alias("_line")])
+    )
 
 
 def _load_batch(con, source: Source, settings: Settings, results: list[ReadResult], run_id, loaded_at, report: LoadReport):
     text_cols = source.column_names
-    csv_frames = [_text_frame(r, source) for r in results if r.file.format == "csv"]
-    json_frames = [_text_frame(r, source) for r in results if r.file.format == "jsonl"]
+    csv_frames = [_with_lineage(r) for r in results if r.file.format == "csv"]
+    json_frames = [_with_lineage(r) for r in results if r.file.format == "jsonl"]
     batch_cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in text_cols)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _landing_batch (_landing_date DATE, _source_file VARCHAR, "

@@ -111,9 +111,7 @@ def column_reasons(col: Column, settings: Settings) -> list[str]:
     reasons = []
     if col.required:
         reasons.append(_reason(f"{value} IS NULL", "missing_value", col.name, f"'{col.name} is required'"))
-    bad_code = {"code": "unknown_code"}.get(col.type, f"bad_{col.type}")
-    if col.type == "amount":
-        bad_code = "bad_number"
+    bad_code = {"code": "unknown_code", "amount": "bad_number"}.get(col.type, f"bad_{col.type}")
     if col.type != "string":
         reasons.append(_reason(f"{value} IS NOT NULL AND {parsed} IS NULL", bad_code, col.name, _shown(col)))
     maximum = _maximum(col, settings)
