@@ -83,6 +83,14 @@ def test_truncated_json_lines_file_is_an_error(settings, landing):
         _one(settings, ORDERS)
 
 
+def test_unsupported_file_type_is_an_error_not_skipped(settings, landing):
+    landing.write("orders/2025-03-01/.DS_Store", "")
+    landing.write("orders/2025-03-01/pos.xlsx", "PK")
+    with pytest.raises(LandingFileError, match="unsupported file type .xlsx") as error:
+        discover(settings.landing_dir, ORDERS, date(2025, 3, 1), date(2025, 3, 1))
+    assert error.value.file == "orders/2025-03-01/pos.xlsx"
+
+
 def test_file_without_a_date_in_its_path_is_an_error(settings, landing):
     landing.write("orders/pos.csv", POS_HEADER)
     with pytest.raises(LandingFileError, match="no landing date"):

@@ -68,17 +68,20 @@ def date_in_path(relative: str) -> date | None:
 def discover(landing_dir: Path, source: Source, start: date, end: date) -> list[LandedFile]:
     """Landed files of one source whose landing date lies in [start, end], in a stable order.
 
-    A data file with no date in its path belongs to no partition; it is an error rather than
-    something to skip silently.
+    A file of another type, or with no date in its path, is an error rather than something to skip
+    silently; hidden files (".DS_Store" and the like) are not deliveries.
     """
     root = Path(landing_dir) / source.name
     if not root.exists():
         return []
     found: list[LandedFile] = []
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in CSV_SUFFIXES | JSON_SUFFIXES:
+        if not path.is_file() or path.name.startswith("."):
             continue
         relative = path.relative_to(landing_dir).as_posix()
+        if path.suffix.lower() not in CSV_SUFFIXES | JSON_SUFFIXES:
+            # An Excel or zip export dropped here would otherwise be skipped without a word.
+            raise LandingFileError(relative, f"unsupported file type {path.suffix or '(none)'}; deliver CSV or JSON lines")
         landing_date = date_in_path(path.relative_to(root).as_posix())
         if landing_date is None:
             raise LandingFileError(relative, "no landing date (YYYY-MM-DD or YYYYMMDD) in its path")
