@@ -162,7 +162,13 @@ ORDERS = Source(
             maximum_setting="max_order_amount",
             is_amount_ceiling=True,
         ),
-        Column("updated_at", "timestamp", "When this status was recorded; defaults to order_time.", aliases=("更新时间",)),
+        Column(
+            "updated_at",
+            "timestamp",
+            "When this status was recorded. Optional: without it, a delivery counts as recorded "
+            "on its landing day (or at order_time, if later), so a later delivery supersedes an earlier one.",
+            aliases=("更新时间",),
+        ),
     ),
 )
 
@@ -263,7 +269,13 @@ TICKETS = Source(
             minimum=1,
             maximum=5,
         ),
-        Column("updated_at", "timestamp", "When this state was recorded; defaults to opened_at.", aliases=("更新时间",)),
+        Column(
+            "updated_at",
+            "timestamp",
+            "When this state was recorded. Optional: without it, a delivery counts as recorded "
+            "on its landing day (or at opened_at, if later), so a later delivery supersedes an earlier one.",
+            aliases=("更新时间",),
+        ),
     ),
 )
 
@@ -309,5 +321,3 @@ SOURCES: dict[str, Source] = {
     s.name: s for s in (MEMBERS, ORDERS, EVENTS, TICKETS, OUTREACH_FEEDBACK)
 }
 
-# Default for `updated_at` when a source does not deliver it.
-UPDATED_AT_DEFAULTS = {"orders": "order_time", "tickets": "opened_at"}

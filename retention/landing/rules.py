@@ -7,7 +7,7 @@ quarantined, and its first reason is its `reason_code`.
 
 from __future__ import annotations
 
-from retention.landing.contract import UPDATED_AT_DEFAULTS, Column, Source
+from retention.landing.contract import Column, Source
 from retention.settings import Settings
 
 TIMESTAMP_FORMATS = (
@@ -167,11 +167,9 @@ def checked_rows_sql(source: Source, settings: Settings, batch_table: str, membe
             )
         )
     raw_values = ", ".join(f"{quote_literal(c.name)}, {quote_ident(c.name)}" for c in cols)
-    final_cols = []
-    for c in cols:
-        default = UPDATED_AT_DEFAULTS.get(source.name) if c.name == "updated_at" else None
-        expr = f"coalesce(t_{c.name}, t_{default})" if default else f"t_{c.name}"
-        final_cols.append(f"{expr} AS {quote_ident(c.name)}")
+    # Values are stored as delivered: a missing optional `updated_at` stays NULL in raw, and staging
+    # decides what stands in for it (filling it here made a later refund look like the original sale).
+    final_cols = [f"t_{c.name} AS {quote_ident(c.name)}" for c in cols]
     dedupe_key = ", ".join(f"v_{c.name}" for c in cols)
     return f"""
 WITH cleaned AS (
