@@ -1,9 +1,6 @@
--- Purchases per member and calendar day (lifetimes' daily periods): orders on one day are one purchase.
-select
-    member_id,
-    cast(ordered_at as date) as purchase_date,
-    count(*) as orders,
-    sum(net_spend) as spend
-from {{ ref('int_orders__as_of') }}
-where is_purchase
-group by all
+-- Purchase days per member as known at the end of the as-of day: the one definition of "a purchase"
+-- (a calendar day with at least one order not cancelled or refunded in full) that RFM, the BTYD
+-- summary, the frequency-drop and overdue flags and the repurchase KPIs all count.
+select member_id, purchase_date, orders, spend
+from {{ ref('int_member_purchase_day_states') }} as p
+where {{ known_on('p', as_of_date()) }}

@@ -13,7 +13,9 @@ refund_steps as (
         sales.member_id,
         sales.order_date,
         cast(s.status_at as date) as refund_date,
-        refunded_so_far - coalesce(lag(refunded_so_far) over (partition by s.order_id order by s.status_at), 0) as refunded_now
+        refunded_so_far - coalesce(lag(refunded_so_far) over (
+            partition by s.order_id order by s.status_at, s.landing_date, s.source_file, s.source_row_number
+        ), 0) as refunded_now
     from (
         select
             *,

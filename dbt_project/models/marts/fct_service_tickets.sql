@@ -15,4 +15,4 @@ select
     k.category as churn_keyword_category
 from {{ ref('int_tickets__as_of') }} as t
 inner join {{ ref('int_members__as_of') }} as m using (member_id)
-left join {{ ref('int_ticket_churn_keywords') }} as k using (ticket_id)
+left join {{ ref('int_ticket_churn_keywords') }} as k using (ticket_id, known_from)

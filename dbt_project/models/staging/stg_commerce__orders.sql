@@ -1,4 +1,4 @@
--- One row per order and recorded status (a refund is the same order_id with a later status).
+-- One row per delivered version of an order (a refund is the same order_id delivered again later).
 with source as (
     select * from {{ source('commerce', 'orders') }}
 ),
@@ -6,7 +6,8 @@ with source as (
 renamed as (
     select
         order_id,
-        updated_at as status_at,
+        {{ recorded_at('updated_at', 'order_time') }} as status_at,
+        updated_at is not null as status_at_delivered,
         member_id,
         order_time as ordered_at,
         channel,
@@ -18,9 +19,14 @@ renamed as (
         coupon_code,
         status,
         coalesce(refund_amount, 0) as refund_amount,
-        _landing_date as landing_date
+        _landing_date as landing_date,
+        _source_file as source_file,
+        _row_number as source_row_number
     from source
-    {{ first_delivery(['order_id', 'updated_at']) }}
+    {{ first_delivery([
+        'order_id', 'updated_at', 'member_id', 'order_time', 'channel', 'store_id', 'store_name', 'city',
+        'gross_amount', 'discount_amount', 'coupon_code', 'status', 'refund_amount',
+    ]) }}
 )
 
 select * from renamed

@@ -1,4 +1,4 @@
--- One row per ticket and recorded state (a ticket is re-delivered whenever its status changes).
+-- One row per delivered version of a ticket (a ticket is delivered again whenever it changes).
 with source as (
     select * from {{ source('service', 'tickets') }}
 ),
@@ -6,7 +6,8 @@ with source as (
 renamed as (
     select
         ticket_id,
-        updated_at as status_at,
+        {{ recorded_at('updated_at', 'opened_at') }} as status_at,
+        updated_at is not null as status_at_delivered,
         member_id,
         opened_at,
         closed_at,
@@ -14,9 +15,14 @@ renamed as (
         status,
         {{ redact_contact_details("content") }} as content,
         satisfaction,
-        _landing_date as landing_date
+        _landing_date as landing_date,
+        _source_file as source_file,
+        _row_number as source_row_number
     from source
-    {{ first_delivery(['ticket_id', 'updated_at']) }}
+    {{ first_delivery([
+        'ticket_id', 'updated_at', 'member_id', 'opened_at', 'closed_at', 'ticket_type', 'status', 'content',
+        'satisfaction',
+    ]) }}
 )
 
 select * from renamed

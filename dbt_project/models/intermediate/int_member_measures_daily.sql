@@ -1,0 +1,185 @@
+-- Per member and evaluation day: purchase, spend, login and interaction measures as known at the end
+-- of that day. Evaluation days are the history days (int_as_of_dates) and the starts of the KPI
+-- periods before them. Windowed counts are kept as running sums of dated changes (a purchase day
+-- enters a window on the day it is known and leaves it when it ages out or is refunded), read with
+-- an ASOF join, so the cost grows with purchases and days, not with their product.
+{% set purchase_windows = [
+    ('all_time', 0, none),
+    ('tier_window', 0, var('tier_window_days')),
+    ('risk_recent', 0, var('risk_frequency_window_days')),
+    ('risk_previous', var('risk_frequency_window_days'), 2 * var('risk_frequency_window_days')),
+    ('repurchase_period', 0, var('kpi_repurchase_period_days')),
+] %}
+{% set kpi_periods = [var('kpi_wake_up_days'), var('kpi_repurchase_period_days'), var('kpi_churn_period_days')] %}
+with evaluation_days as (
+    select as_of_date from {{ ref('int_as_of_dates') }}
+    {% for period in kpi_periods %}
+    union
+    select cast(as_of_date - {{ period }} as date) from {{ ref('int_as_of_dates') }}
+    {% endfor %}
+),
+
+members_on_days as (
+    select d.as_of_date, m.member_id, m.member_key, m.registered_at, m.paid_level
+    from evaluation_days as d
+    inner join {{ ref('int_member_states') }} as m on {{ known_on('m', 'd.as_of_date') }}
+),
+
+purchase_days as (
+    select * from {{ ref('int_member_purchase_day_states') }}
+),
+
+windowed as (
+    {% for name, lower, upper in purchase_windows %}
+    select
+        member_id,
+        '{{ name }}' as window_name,
+        orders,
+        spend,
+        greatest(known_from, purchase_date + {{ lower }}) as enters,
+        {% if upper is none %}known_to{% else %}least(coalesce(known_to, date '9999-12-31'), purchase_date + {{ upper }}){% endif %} as leaves
+    from purchase_days
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+window_changes as (
+    select member_id, window_name, enters as change_day, 1 as days, orders, spend
+    from windowed
+    where leaves is null or enters < leaves
+    union all
+    select member_id, window_name, leaves, -1, -orders, -spend
+    from windowed
+    where leaves is not null and enters < leaves
+),
+
+window_sums as (
+    select
+        member_id,
+        change_day,
+        {% for name, lower, upper in purchase_windows %}
+        sum(coalesce(sum(days) filter (where window_name = '{{ name }}'), 0)) over member_days as days_{{ name }},
+        {% endfor %}
+        sum(coalesce(sum(orders) filter (where window_name = 'tier_window'), 0)) over member_days as orders_tier_window,
+        sum(coalesce(sum(spend) filter (where window_name = 'tier_window'), 0)) over member_days as spend_tier_window
+    from window_changes
+    group by member_id, change_day
+    window member_days as (partition by member_id order by change_day)
+),
+
+-- First and last purchase day: from days that stay purchases once known (running min / max by the
+-- day they became known), plus days that are purchases only for a while (later refunded): few.
+lasting_purchase_days as (
+    select
+        member_id,
+        known_from as change_day,
+        min(min(purchase_date)) over member_days as first_purchase_date,
+        max(max(purchase_date)) over member_days as last_purchase_date
+    from purchase_days
+    where known_to is null
+    group by member_id, known_from
+    window member_days as (partition by member_id order by known_from)
+),
+
+passing_purchase_days as (
+    select
+        m.as_of_date,
+        m.member_id,
+        min(p.purchase_date) as first_purchase_date,
+        max(p.purchase_date) as last_purchase_date
+    from members_on_days as m
+    inner join purchase_days as p
+        on p.member_id = m.member_id and p.known_to is not null and {{ known_on('p', 'm.as_of_date') }}
+    group by all
+),
+
+events as (
+    select
+        member_id,
+        event_type,
+        occurred_at,
+        cast(occurred_at as date) as event_date,
+        greatest(landing_date, cast(occurred_at as date)) as known_from
+    from {{ ref('stg_app__events') }}
+),
+
+logins as (
+    select
+        member_id,
+        known_from as change_day,
+        max(max(occurred_at)) over (partition by member_id order by known_from) as last_login_at
+    from events
+    where event_type = 'login'
+    group by member_id, known_from
+),
+
+-- An interaction is a day with any app event or any order placed (even if refunded later: the
+-- member showed up), known from the first delivery that tells of it.
+interaction_days as (
+    select member_id, interaction_date, min(known_from) as known_from
+    from (
+        select member_id, event_date as interaction_date, known_from from events
+        union all
+        select member_id, cast(ordered_at as date), greatest(landing_date, cast(ordered_at as date))
+        from {{ ref('stg_commerce__orders') }}
+    )
+    group by all
+),
+
+last_interactions as (
+    select
+        member_id,
+        known_from as change_day,
+        max(max(interaction_date)) over (partition by member_id order by known_from) as last_interaction_date
+    from interaction_days
+    group by member_id, known_from
+),
+
+recent_interaction_changes as (
+    select member_id, greatest(known_from, interaction_date) as change_day, 1 as days
+    from interaction_days
+    where greatest(known_from, interaction_date) < interaction_date + {{ var('segment_window_days') }}
+    union all
+    select member_id, interaction_date + {{ var('segment_window_days') }}, -1
+    from interaction_days
+    where greatest(known_from, interaction_date) < interaction_date + {{ var('segment_window_days') }}
+),
+
+recent_interactions as (
+    select
+        member_id,
+        change_day,
+        sum(sum(days)) over (partition by member_id order by change_day) as interaction_days_recent
+    from recent_interaction_changes
+    group by member_id, change_day
+)
+
+select
+    m.as_of_date,
+    m.member_id,
+    m.member_key,
+    m.registered_at,
+    m.paid_level,
+    least(lasting.first_purchase_date, passing.first_purchase_date) as first_purchase_date,
+    greatest(lasting.last_purchase_date, passing.last_purchase_date) as last_purchase_date,
+    {% for name, lower, upper in purchase_windows %}
+    cast(coalesce(w.days_{{ name }}, 0) as bigint) as purchase_days_{{ name }},
+    {% endfor %}
+    cast(coalesce(w.orders_tier_window, 0) as bigint) as orders_tier_window,
+    coalesce(w.spend_tier_window, 0) as spend_tier_window,
+    logins.last_login_at,
+    last_interactions.last_interaction_date,
+    cast(coalesce(recent.interaction_days_recent, 0) as bigint) as interaction_days_recent
+from members_on_days as m
+asof left join window_sums as w
+    on m.member_id = w.member_id and m.as_of_date >= w.change_day
+asof left join lasting_purchase_days as lasting
+    on m.member_id = lasting.member_id and m.as_of_date >= lasting.change_day
+left join passing_purchase_days as passing
+    on m.member_id = passing.member_id and m.as_of_date = passing.as_of_date
+asof left join logins
+    on m.member_id = logins.member_id and m.as_of_date >= logins.change_day
+asof left join last_interactions
+    on m.member_id = last_interactions.member_id and m.as_of_date >= last_interactions.change_day
+asof left join recent_interactions as recent
+    on m.member_id = recent.member_id and m.as_of_date >= recent.change_day
