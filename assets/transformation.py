@@ -58,17 +58,42 @@ class DbtBuildConfig(dg.Config):
     """How to run `dbt build` for this materialization."""
 
     as_of_date: str = ""  # YYYY-MM-DD; empty = the latest landed day
-    full_refresh: bool = False  # rebuild incremental marts (risk and KPI history) from scratch
+    # YYYY-MM-DD: also compute the risk and KPI history for every day from this one to the as-of day.
+    history_from: str = ""
+    # Recompute the risk and KPI history for every landed day (replacing the stored history).
+    full_refresh: bool = False
 
 
-def dbt_build_args(as_of_date: date | None = None, full_refresh: bool = False) -> list[str]:
-    """The dbt command line for a materialization: `build`, the as-of date as a var, full refresh."""
+def dbt_build_args(
+    as_of_date: date | None = None, full_refresh: bool = False, history_from: date | None = None
+) -> list[str]:
+    """The dbt command line for a materialization: `build`, the as-of day and the first history day as
+    vars, full refresh."""
     args = ["build"]
+    dbt_vars = {}
     if as_of_date is not None:
-        args += ["--vars", json.dumps({"as_of_date": as_of_date.isoformat()})]
+        dbt_vars["as_of_date"] = as_of_date.isoformat()
+    if history_from is not None and not full_refresh:
+        dbt_vars["history_from"] = history_from.isoformat()
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
     if full_refresh:
         args.append("--full-refresh")
     return args
+
+
+PARTITION_TAGS = ("dagster/asset_partition_range_start", "dagster/partition")
+
+
+def history_start(configured: str, run_tags: Mapping[str, str]) -> date | None:
+    """First day of the risk and KPI history to compute: the configured day, else the first landing day
+    of the run's partitions (a backfill over a range computes the history of every day in it)."""
+    if configured:
+        return date.fromisoformat(configured)
+    for tag in PARTITION_TAGS:
+        if run_tags.get(tag):
+            return date.fromisoformat(run_tags[tag])
+    return None
 
 
 @cache
@@ -87,7 +112,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # dbt's profile reads the warehouse path from the same setting as every other asset.
         os.environ["RETENTION_WAREHOUSE"] = retention.warehouse
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else None
-        yield from dbt.cli(dbt_build_args(as_of, config.full_refresh), context=context).stream()
+        history_from = history_start(config.history_from, context.run.tags)
+        yield from dbt.cli(dbt_build_args(as_of, config.full_refresh, history_from), context=context).stream()
 
     return retention_dbt_models
 

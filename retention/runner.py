@@ -30,7 +30,8 @@ def run_pipeline(
     as_of_date: date | None = None,
 ) -> RunOutcome:
     """Materialize every partition in [start, end] of every ingestion asset, then all dbt models as of
-    `as_of_date` (default: `end`), in one run."""
+    `as_of_date` (default: `end`), with the risk and KPI history of every day from `start` (or the as-of
+    day, if earlier) to it, in one run."""
     from orchestration.definitions import build_definitions
     from orchestration.jobs import DAILY_REFRESH
 
@@ -43,7 +44,14 @@ def run_pipeline(
         tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
         run_config={
             "loggers": {"console": {"config": {"log_level": "INFO"}}},
-            "ops": {"retention_dbt_models": {"config": {"as_of_date": (as_of_date or end).isoformat()}}},
+            "ops": {
+                "retention_dbt_models": {
+                    "config": {
+                        "as_of_date": (as_of_date or end).isoformat(),
+                        "history_from": min(start, as_of_date or end).isoformat(),
+                    }
+                }
+            },
         },
         raise_on_error=False,
     )
