@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="load every day up to --through and rebuild everything downstream")
     run.add_argument("--through", type=date.fromisoformat, required=True)
     run.add_argument("--from", dest="start", type=date.fromisoformat, default=None, help="default: RETENTION_START_DATE")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="recompute the risk and KPI history for every landed day (default: every day from --from to --through)",
+    )
 
     demo = commands.add_parser("demo", help="generate the demo data, run the whole pipeline, print a summary")
     demo.add_argument("--members", type=int, default=DEMO_MEMBERS)
@@ -42,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         _generate(settings, args.out or settings.landing_dir, args.members, args.start, args.end, args.seed, args.defect_rate)
         return 0
     if args.command == "run":
-        return _run(settings, args.start or settings.start_date, args.through)
+        return _run(settings, args.start or settings.start_date, args.through, args.full_refresh)
     if args.command == "demo":
         _generate(settings, settings.landing_dir, args.members, settings.start_date, DEMO_END, DEMO_SEED, DEMO_DEFECT_RATE)
         return _run(settings, settings.start_date, DEMO_END)
@@ -64,12 +69,12 @@ def _generate(settings: Settings, out: Path, members: int, start: date, end: dat
     print(f"  defects injected: {defects or 'none'}")
 
 
-def _run(settings: Settings, start: date, through: date) -> int:
+def _run(settings: Settings, start: date, through: date, full_refresh: bool = False) -> int:
     from retention.runner import run_pipeline, warehouse_summary
 
     print(f"Materializing every asset for landing days {start}..{through} into {settings.warehouse} ...", flush=True)
     began = time.monotonic()
-    result = run_pipeline(settings, start, through)
+    result = run_pipeline(settings, start, through, full_refresh=full_refresh)
     if not result.success:
         print("\nThe run failed:", file=sys.stderr)
         for failure in result.failures:

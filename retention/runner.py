@@ -28,10 +28,11 @@ def run_pipeline(
     end: date,
     instance: dg.DagsterInstance | None = None,
     as_of_date: date | None = None,
+    full_refresh: bool = False,
 ) -> RunOutcome:
     """Materialize every partition in [start, end] of every ingestion asset, then all dbt models as of
     `as_of_date` (default: `end`), with the risk and KPI history of every day from `start` (or the as-of
-    day, if earlier) to it, in one run."""
+    day, if earlier) to it, in one run. `full_refresh` recomputes that history for every landed day."""
     from orchestration.definitions import build_definitions
     from orchestration.jobs import DAILY_REFRESH
 
@@ -49,6 +50,7 @@ def run_pipeline(
                     "config": {
                         "as_of_date": (as_of_date or end).isoformat(),
                         "history_from": min(start, as_of_date or end).isoformat(),
+                        "full_refresh": full_refresh,
                     }
                 }
             },
