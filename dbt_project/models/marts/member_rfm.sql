@@ -1,11 +1,24 @@
 -- RFM per member who has bought by the as-of day. Recency = days since the last purchase day;
--- frequency = purchase days and monetary = net spend within the last rfm_window_days. A score is
--- the bucket (1..rfm_score_buckets) holding the value's cumulative share of buyers:
--- ceil(buckets * cume_dist), so equal values always share a score (ties are deterministic) and the
--- best value always scores the top bucket; recency is reversed so the most recent score highest. The named segment is the first rule
--- of seeds/rfm_segments.csv (by priority) that the recency and frequency scores fall into.
+-- frequency = purchase days and monetary = net spend within the last rfm_window_days.
+--
+-- Scores run 1..rfm_score_buckets, by the method the rfm_scoring_method var names:
+--   bins       (default) the cut-offs of seeds/rfm_score_bins.csv: a value gets the highest score
+--              whose threshold it reaches (recency: at most max_value days; frequency and monetary:
+--              at least min_value), 1 when it reaches none.
+--   quantiles  1 + floor(buckets * share of the population with a strictly worse value): equal
+--              values share the LOWER score, so when 60% of buyers bought once they all score 1.
+--              Recency is ranked among all members here, frequency and monetary among those who
+--              bought in the window.
+-- Either way a member with no purchase in the window scores 1 on frequency and monetary, and more
+-- purchase days, more spend (never negative: net_spend is floored at 0) or a more recent purchase
+-- never scores lower. The named segment is the first rule of seeds/rfm_segments.csv (by priority)
+-- that the recency and frequency scores fall into.
 {% set as_of = as_of_date() %}
 {% set buckets = var('rfm_score_buckets') %}
+{% set method = var('rfm_scoring_method') %}
+{% if method not in ('bins', 'quantiles') %}
+    {{ exceptions.raise_compiler_error("rfm_scoring_method must be 'bins' or 'quantiles', not '" ~ method ~ "'") }}
+{% endif %}
 with buyers as (
     select
         member_id,
@@ -21,13 +34,49 @@ measured as (
     from buyers
 ),
 
-scored as (
+-- Referenced by both methods, so the graph does not change with the var.
+bins as (
+    select dimension, score, min_value, max_value
+    from {{ ref('rfm_score_bins') }}
+),
+
+{% if method == 'bins' %}
+raw_scores as (
+    select
+        m.*,
+        {%- for dimension, value in [('recency', 'recency_days'), ('frequency', 'frequency'), ('monetary', 'monetary')] %}
+        coalesce((
+            select max(b.score) from bins as b
+            where b.dimension = '{{ dimension }}'
+                and (b.min_value is null or m.{{ value }} >= b.min_value)
+                and (b.max_value is null or m.{{ value }} <= b.max_value)
+        ), 1) as {{ dimension[0] }}_score{{ ',' if not loop.last }}
+        {%- endfor %}
+    from measured as m
+),
+{% else %}
+-- rank() - 1 = members with a strictly worse value (in the same population); integer division
+-- floors, and the share is below 1, so the best value scores at most `buckets`.
+raw_scores as (
     select
         *,
-        cast(ceil({{ buckets }} * cume_dist() over (order by recency_days desc)) as integer) as r_score,
-        cast(ceil({{ buckets }} * cume_dist() over (order by frequency)) as integer) as f_score,
-        cast(ceil({{ buckets }} * cume_dist() over (order by monetary)) as integer) as m_score
+        1 + ({{ buckets }} * (rank() over (order by recency_days desc) - 1))
+            // count(*) over () as r_score,
+        1 + ({{ buckets }} * (rank() over (partition by frequency > 0 order by frequency) - 1))
+            // count(*) over (partition by frequency > 0) as f_score,
+        1 + ({{ buckets }} * (rank() over (partition by frequency > 0 order by monetary) - 1))
+            // count(*) over (partition by frequency > 0) as m_score
     from measured
+),
+{% endif %}
+
+scored as (
+    select
+        * exclude (r_score, f_score, m_score),
+        cast(r_score as integer) as r_score,
+        cast(case when frequency = 0 then 1 else f_score end as integer) as f_score,
+        cast(case when frequency = 0 then 1 else m_score end as integer) as m_score
+    from raw_scores
 ),
 
 segmented as (
