@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
+# lifetimes (the reference for the BTYD mart) needs pandas 1.x: its own environment, built with uv.
+LIFETIMES_VENV := .venv-lifetimes
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 # Tools of the venv (dbt, dagster) first on PATH, also for the processes dagster dev starts.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -32,7 +34,13 @@ demo: manifest
 run: manifest
 	$(BIN)/retention run --through $(THROUGH)
 
-test: manifest
+# Rebuilt from scratch (--clear) only when its pins change (uv from .venv: an order-only prerequisite).
+$(LIFETIMES_VENV)/.installed: scripts/lifetimes-constraints.txt | $(BIN)/.installed
+	$(BIN)/uv venv --quiet --clear --python $(BIN)/python $(LIFETIMES_VENV)
+	$(BIN)/uv pip install --quiet --python $(LIFETIMES_VENV)/bin/python -r scripts/lifetimes-constraints.txt
+	touch $@
+
+test: manifest $(LIFETIMES_VENV)/.installed
 	$(BIN)/python -m pytest
 
 ui: manifest
@@ -44,11 +52,10 @@ docs: manifest
 contract: setup
 	$(BIN)/retention contract
 
-# Cross-check marts.member_btyd_summary against the lifetimes library (after `make demo`).
-check-lifetimes:
-	test -x .venv-lifetimes/bin/python || $(PYTHON) -m venv .venv-lifetimes
-	.venv-lifetimes/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/lifetimes-constraints.txt
-	.venv-lifetimes/bin/python scripts/check_btyd_with_lifetimes.py $${RETENTION_WAREHOUSE:-data/warehouse.duckdb}
+# Cross-check marts.member_btyd_summary against the lifetimes library on the demo warehouse (after
+# `make demo`); tests/test_btyd_lifetimes.py does the same on a hand-made fixture.
+check-lifetimes: $(LIFETIMES_VENV)/.installed
+	$(LIFETIMES_VENV)/bin/python scripts/check_btyd_with_lifetimes.py $${RETENTION_WAREHOUSE:-data/warehouse.duckdb}
 
 clean:
 	rm -rf data .dagster dbt_project/target dbt_project/logs
