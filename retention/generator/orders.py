@@ -32,6 +32,8 @@ HOME_STORE_SHARE = 0.85  # the rest of a member's store orders happen in another
 COUPON_SHARE = 0.15
 PERCENT_DISCOUNT_SHARE = 0.35
 MAX_DISCOUNT_RATE = 0.20
+# Free orders (gift redemptions, 100% coupons): zero net amount, still purchases.
+FREE_ORDER_SHARE = 0.005
 REFUND_SHARE = 0.03
 FULL_REFUND_SHARE = 0.65
 REFUND_DELAY_DAYS = (1, 14)
@@ -101,7 +103,7 @@ def _amounts(basket_median: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
     """Gross amount, discount and coupon index (-1 = none) per order.
 
     A coupon applies only when the gross amount reaches its threshold; otherwise some orders get a
-    percentage discount (member price, promotion) of up to 20%.
+    percentage discount (member price, promotion) of up to 20%; a few are free (discount = gross).
     """
     n = len(basket_median)
     spread = rng.lognormal(-(_AMOUNT_SIGMA**2) / 2, _AMOUNT_SIGMA, n)
@@ -112,6 +114,7 @@ def _amounts(basket_median: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
     coupon = np.where((coupon >= 0) & (gross >= threshold[np.maximum(coupon, 0)]), coupon, -1)
     percent = np.where(rng.random(n) < PERCENT_DISCOUNT_SHARE, rng.uniform(0.02, MAX_DISCOUNT_RATE, n), 0.0)
     discount = np.where(coupon >= 0, off[np.maximum(coupon, 0)], np.round(gross * percent, 2))
+    discount = np.where(rng.random(n) < FREE_ORDER_SHARE, gross, discount)
     return gross, discount, coupon
 
 
