@@ -2,7 +2,7 @@
     materialized='incremental',
     unique_key='as_of_date',
     incremental_strategy='delete+insert',
-    on_schema_change='sync_all_columns',
+    on_schema_change='append_new_columns',
 ) }}
 -- Churn-risk flags (流失风险筛选) per member and as-of day, each with its evidence. A run computes
 -- every day of int_as_of_dates (a range run: each day of its range) and replaces those whole days,

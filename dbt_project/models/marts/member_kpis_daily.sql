@@ -2,7 +2,7 @@
     materialized='incremental',
     unique_key='as_of_date',
     incremental_strategy='delete+insert',
-    on_schema_change='sync_all_columns',
+    on_schema_change='append_new_columns',
 ) }}
 -- Membership KPIs of the plans, one row per as-of day of int_as_of_dates (each run replaces its
 -- days). Each rate is stored with its numerator and denominator; a period rate compares a member's
