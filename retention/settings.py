@@ -28,6 +28,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     # First day of the daily partitions; days before it cannot be loaded.
     start_date: date = date(2024, 1, 1)
+    # Landing dates after local today + this many days are refused: a mistyped future folder would become the as-of day.
+    max_landing_days_ahead: int = 1
     # Ingestion rules (documented in docs/landing_contract.md).
     max_order_amount: float = 200_000.0
     max_paid_level: int = 3

@@ -152,6 +152,22 @@ def test_unreadable_file_fails_the_range_and_changes_nothing(day_with_every_defe
     assert _counts(warehouse) == {"raw": 3, "quarantine": 9, "files": 3}
 
 
+def test_future_dated_file_fails_the_load_and_changes_nothing(day_with_every_defect, landing, settings, warehouse):
+    from retention.landing.files import LandingFileError
+
+    load_range(warehouse, ORDERS, DAY, DAY, settings)
+    before = warehouse.execute("SELECT * EXCLUDE (_loaded_at, _run_id) FROM raw.orders ORDER BY order_id").fetchall()
+
+    landing.write("orders/2025-03-01/pos_late.csv", POS_HEADER + "O11,M1,2025/3/1 22:00:00,门店,店,10,0,已支付\n", "gbk")
+    landing.write("orders/2099-01-01/pos.csv", POS_HEADER + "O30,M1,2099/1/1 10:00:00,门店,店,10,0,已支付\n", "gbk")
+    with pytest.raises(LandingFileError, match=r"^orders/2099-01-01/pos.csv: landing date 2099-01-01 is in the future"):
+        load_range(warehouse, ORDERS, DAY, DAY, settings)
+
+    after = warehouse.execute("SELECT * EXCLUDE (_loaded_at, _run_id) FROM raw.orders ORDER BY order_id").fetchall()
+    assert after == before
+    assert _counts(warehouse) == {"raw": 2, "quarantine": 9, "files": 2}
+
+
 def test_raw_table_that_drifted_from_the_contract_is_refused(landing, settings, warehouse):
     from retention.landing.loader import LandingSchemaError
 

@@ -14,16 +14,21 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from retention.landing.contract import Source
+from retention.settings import Settings
 
 CSV_SUFFIXES = {".csv", ".txt"}
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
-_DATE_IN_PATH = re.compile(r"(?<!\d)(20\d{2})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
+LANDING_DATE_FORMATS = ("YYYY-MM-DD", "YYYY_MM_DD", "YYYYMMDD")
+# Years 1900-2999 are recognised as dates (so an archive from 1997 loads, and a mistyped 2099 is
+# refused as a future date by `discover` instead of being reported as "no date").
+_DATE_IN_PATH = re.compile(r"(?<!\d)(19\d{2}|2\d{3})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 
 class LandingFileError(Exception):
@@ -56,21 +61,49 @@ class ReadResult:
 
 
 def date_in_path(relative: str) -> date | None:
+    """The landing date of a path below its source folder, or None if it holds no date.
+
+    The first date-shaped part wins (reading left to right), so a folder date beats a date in the
+    file name: "2025-03-05/export_20250304.csv" is 2025-03-05. If that first date is not a calendar
+    day ("2025-02-30"), ValueError says so rather than looking further.
+    """
     match = _DATE_IN_PATH.search(relative)
     if not match:
         return None
     try:
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
-        return None
+        raise ValueError(f"landing date {match[0]!r} in its path is not a calendar day") from None
 
 
-def discover(landing_dir: Path, source: Source, start: date, end: date) -> list[LandedFile]:
+def latest_landing_date(settings: Settings, now: datetime | None = None) -> date:
+    """The latest landing date accepted: the retailer's local today (in `settings.timezone`) plus
+    `settings.max_landing_days_ahead`. `now` (timezone-aware; default: the clock) is for tests."""
+    if settings.max_landing_days_ahead < 0:
+        raise ValueError(f"RETENTION_MAX_LANDING_DAYS_AHEAD must be 0 or more, not {settings.max_landing_days_ahead}")
+    now = datetime.now(UTC) if now is None else now
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(ZoneInfo(settings.timezone)).date() + timedelta(days=settings.max_landing_days_ahead)
+
+
+def discover(
+    landing_dir: Path,
+    source: Source,
+    start: date,
+    end: date,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+) -> list[LandedFile]:
     """Landed files of one source whose landing date lies in [start, end], in a stable order.
 
-    A file of another type, or with no date in its path, is an error rather than something to skip
-    silently; hidden files (".DS_Store" and the like) are not deliveries.
+    A file of another type, with no date in its path, with a date that is not a calendar day, or
+    dated after `latest_landing_date(settings, now)` is an error rather than something to skip
+    silently (checked for every file of the source, not only those in the range, like the other
+    errors); hidden files (".DS_Store" and the like) are not deliveries.
     """
+    latest = latest_landing_date(settings, now)
     root = Path(landing_dir) / source.name
     if not root.exists():
         return []
@@ -82,9 +115,23 @@ def discover(landing_dir: Path, source: Source, start: date, end: date) -> list[
         if path.suffix.lower() not in CSV_SUFFIXES | JSON_SUFFIXES:
             # An Excel or zip export dropped here would otherwise be skipped without a word.
             raise LandingFileError(relative, f"unsupported file type {path.suffix or '(none)'}; deliver CSV or JSON lines")
-        landing_date = date_in_path(path.relative_to(root).as_posix())
+        try:
+            landing_date = date_in_path(path.relative_to(root).as_posix())
+        except ValueError as exc:
+            raise LandingFileError(relative, str(exc)) from exc
         if landing_date is None:
-            raise LandingFileError(relative, "no landing date (YYYY-MM-DD or YYYYMMDD) in its path")
+            raise LandingFileError(
+                relative,
+                f"no landing date in its path: tried {', '.join(LANDING_DATE_FORMATS)} in folder or file names",
+            )
+        if landing_date > latest:
+            # A mistyped future folder would otherwise become the latest landed day, i.e. the
+            # default as-of date of the marts.
+            raise LandingFileError(
+                relative,
+                f"landing date {landing_date} is in the future: after {latest} (today in {settings.timezone} "
+                f"+ {settings.max_landing_days_ahead} day(s), RETENTION_MAX_LANDING_DAYS_AHEAD)",
+            )
         if start <= landing_date <= end:
             found.append(LandedFile(path, relative, landing_date))
     return sorted(found, key=lambda f: (f.landing_date, f.relative_path))

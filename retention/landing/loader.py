@@ -112,7 +112,7 @@ def load_range(
     run_id: str = "manual",
 ) -> LoadReport:
     """Replace the landing days [start, end] of `source` with what is in the landing folder now."""
-    files = discover(settings.landing_dir, source, start, end)
+    files = discover(settings.landing_dir, source, start, end, settings=settings)
     ensure_tables(con, MEMBERS)
     ensure_tables(con, source)
     report = LoadReport(source.name, start, end, files=len(files))
