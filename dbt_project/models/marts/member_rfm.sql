@@ -34,27 +34,65 @@ measured as (
     from buyers
 ),
 
--- Referenced by both methods, so the graph does not change with the var.
+{% if method == 'bins' %}
 bins as (
-    select dimension, score, min_value, max_value
+    select
+        dimension,
+        score,
+        min_value,
+        max_value
     from {{ ref('rfm_score_bins') }}
 ),
 
-{% if method == 'bins' %}
+-- One row per member and dimension, so that one join scores all three.
+measures as (
+    select
+        member_id,
+        'recency' as dimension,
+        cast(recency_days as decimal(38, 2)) as measure
+    from measured
+    union all
+    select
+        member_id,
+        'frequency' as dimension,
+        frequency as measure
+    from measured
+    union all
+    select
+        member_id,
+        'monetary' as dimension,
+        monetary as measure
+    from measured
+),
+
+bin_scores as (
+    select
+        measures.member_id,
+        max(bins.score) filter (where bins.dimension = 'recency') as r_score,
+        max(bins.score) filter (where bins.dimension = 'frequency') as f_score,
+        max(bins.score) filter (where bins.dimension = 'monetary') as m_score
+    from measures
+    inner join bins
+        on
+            measures.dimension = bins.dimension
+            and (bins.min_value is null or measures.measure >= bins.min_value)
+            and (bins.max_value is null or measures.measure <= bins.max_value)
+    group by measures.member_id
+),
+
+-- A value that reaches no threshold of its dimension scores 1.
 raw_scores as (
     select
-        m.*,
-        {%- for dimension, value in [('recency', 'recency_days'), ('frequency', 'frequency'), ('monetary', 'monetary')] %}
-        coalesce((
-            select max(b.score) from bins as b
-            where b.dimension = '{{ dimension }}'
-                and (b.min_value is null or m.{{ value }} >= b.min_value)
-                and (b.max_value is null or m.{{ value }} <= b.max_value)
-        ), 1) as {{ dimension[0] }}_score{{ ',' if not loop.last }}
-        {%- endfor %}
-    from measured as m
+        measured.*,
+        coalesce(bin_scores.r_score, 1) as r_score,
+        coalesce(bin_scores.f_score, 1) as f_score,
+        coalesce(bin_scores.m_score, 1) as m_score
+    from measured
+    left join bin_scores on measured.member_id = bin_scores.member_id
 ),
 {% else %}
+-- The bins seed stays a dependency, so the graph does not change with the var:
+-- depends_on: {{ ref('rfm_score_bins') }}
 -- rank() - 1 = members with a strictly worse value (in the same population); integer division
 -- floors, and the share is below 1, so the best value scores at most `buckets`.
 raw_scores as (
