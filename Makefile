@@ -10,12 +10,12 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 # Tools of the venv (dbt, dagster) first on PATH, also for the processes dagster dev starts.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup manifest demo run test ui docs contract check-lifetimes clean
+.PHONY: setup manifest demo run test lint ui docs contract check-lifetimes clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e . -c constraints.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' -c constraints.txt
 	touch $@
 
 setup: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
@@ -42,6 +42,16 @@ $(LIFETIMES_VENV)/.installed: scripts/lifetimes-constraints.txt | $(BIN)/.instal
 
 test: manifest $(LIFETIMES_VENV)/.installed
 	$(BIN)/python -m pytest
+
+# Style, checked in CI before the tests: ruff on the Python code, sqlfluff (dbt templater, rules in .sqlfluff) on
+# the dbt models. The templater compiles the project, so it gets an in-memory warehouse instead of a file.
+# All three run, so one pass shows every finding.
+lint: setup
+	status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	RETENTION_WAREHOUSE=:memory: $(BIN)/sqlfluff lint dbt_project/models || status=1; \
+	exit $$status
 
 ui: manifest
 	dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

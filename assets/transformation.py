@@ -4,15 +4,15 @@ The dbt project is parsed lazily inside small cached factories, so importing thi
 side effects; the manifest is prepared by `make manifest` (or by `dagster dev` via prepare_if_dev).
 """
 
-
 import json
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 import duckdb
@@ -22,7 +22,7 @@ class RetentionResource(dg.ConfigurableResource):
     settings_env: dict[str, str]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RetentionResource":
+    def from_settings(cls, settings: Settings) -> RetentionResource:
         return cls(settings_env=settings.env_vars())
 
     def settings(self) -> Settings:

@@ -6,21 +6,25 @@ built it; none holds a connection while dbt runs.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import dagster as dg
 
 from orchestration.resources import RetentionResource
+from quality.check_results import suite_check_result
 from quality.gx_runner import run_suite
 from quality.mart_suites import dim_members_suite, member_btyd_suite, member_churn_risk_suite, member_rfm_suite
-from quality.check_results import suite_check_result
 
 MART_SUITES: dict[str, tuple[str, Callable]] = {
     "dim_members": (
-        "SELECT member_key, tier, value_segment, lifecycle_stage, CAST(spend_12m AS DOUBLE) AS spend_12m FROM marts.dim_members",
+        "SELECT member_key, tier, value_segment, lifecycle_stage, CAST(spend_12m AS DOUBLE) AS spend_12m "
+        "FROM marts.dim_members",
         dim_members_suite,
     ),
-    "member_rfm": ("SELECT member_key, r_score, f_score, m_score, recency_days, segment FROM marts.member_rfm", member_rfm_suite),
+    "member_rfm": (
+        "SELECT member_key, r_score, f_score, m_score, recency_days, segment FROM marts.member_rfm",
+        member_rfm_suite,
+    ),
     "member_btyd_summary": (
         'SELECT member_key, frequency, recency, "T", monetary_value FROM marts.member_btyd_summary',
         member_btyd_suite,

@@ -48,13 +48,20 @@ def loaded_rows_frame(con: duckdb.DuckDBPyConnection, source: Source, start: dat
     columns = []
     for name in loaded_rows_columns(source):
         col = source.column(name)
-        columns.append(f"CAST({quote_ident(name)} AS DOUBLE) AS {quote_ident(name)}" if col.type == "amount" else quote_ident(name))
+        columns.append(
+            f"CAST({quote_ident(name)} AS DOUBLE) AS {quote_ident(name)}" if col.type == "amount" else quote_ident(name)
+        )
     offset = f"date_diff('day', _landing_date, CAST({quote_ident(source.event_time)} AS DATE)) AS event_day_offset"
-    sql = f"SELECT {', '.join(columns)}, _landing_date, {offset} FROM {raw_table(source)} WHERE _landing_date BETWEEN ? AND ?"
+    sql = (
+        f"SELECT {', '.join(columns)}, _landing_date, {offset} "
+        f"FROM {raw_table(source)} WHERE _landing_date BETWEEN ? AND ?"
+    )
     return con.execute(sql, [start, end]).df()
 
 
-def load_stats_frame(con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date, settings: Settings) -> pd.DataFrame:
+def load_stats_frame(
+    con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date, settings: Settings
+) -> pd.DataFrame:
     return con.execute(
         f"""
         WITH files AS (
@@ -66,7 +73,8 @@ def load_stats_frame(con: duckdb.DuckDBPyConnection, source: Source, start: date
           GROUP BY ALL
         )
         SELECT files.landing_date, rows_read, rows_quarantined, coalesce(duplicate_rows, 0) AS duplicate_rows,
-          (rows_quarantined - coalesce(duplicate_rows, 0)) / (rows_read - coalesce(duplicate_rows, 0)) AS quarantine_rate
+          (rows_quarantined - coalesce(duplicate_rows, 0)) / (rows_read - coalesce(duplicate_rows, 0))
+            AS quarantine_rate
         FROM files LEFT JOIN duplicates USING (landing_date)
         WHERE rows_read - coalesce(duplicate_rows, 0) >= $min_rows
         ORDER BY landing_date
@@ -78,7 +86,9 @@ def load_stats_frame(con: duckdb.DuckDBPyConnection, source: Source, start: date
 def evaluate_raw_checks(
     con: duckdb.DuckDBPyConnection, source: Source, settings: Settings, start: date, end: date, asset_key: dg.AssetKey
 ) -> list[dg.AssetCheckResult]:
-    rows = run_suite(f"raw_{source.name}_rows", loaded_rows_frame(con, source, start, end), loaded_rows_suite(source, settings))
+    rows = run_suite(
+        f"raw_{source.name}_rows", loaded_rows_frame(con, source, start, end), loaded_rows_suite(source, settings)
+    )
     stats_frame = load_stats_frame(con, source, start, end, settings)
     stats = run_suite(f"raw_{source.name}_load_stats", stats_frame, load_stats_suite(settings))
     worst_days = stats_frame.sort_values("quarantine_rate", ascending=False).head(5)
@@ -89,7 +99,9 @@ def evaluate_raw_checks(
             QUARANTINE_RATE,
             stats,
             worst_days={
-                str(r.landing_date.date() if hasattr(r.landing_date, "date") else r.landing_date): round(float(r.quarantine_rate), 4)
+                str(r.landing_date.date() if hasattr(r.landing_date, "date") else r.landing_date): round(
+                    float(r.quarantine_rate), 4
+                )
                 for r in worst_days.itertuples()
             },
             max_quarantine_rate=settings.max_quarantine_rate,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import great_expectations as gx
 
+from quality.gx_runner import expect
 from retention.landing.contract import Source
 from retention.settings import Settings
-from quality.gx_runner import expect
 
 E = gx.expectations
 
@@ -37,9 +37,7 @@ def loaded_rows_suite(source: Source, settings: Settings) -> list:
                 expect(E.ExpectColumnValuesToBeBetween, column=col.name, min_value=col.minimum, max_value=maximum)
             )
     # Same business key twice in one day with different content: the source contradicts itself.
-    expectations.append(
-        expect(E.ExpectCompoundColumnsToBeUnique, "WARN", column_list=[*source.key, "_landing_date"])
-    )
+    expectations.append(expect(E.ExpectCompoundColumnsToBeUnique, "WARN", column_list=[*source.key, "_landing_date"]))
     tolerance = settings.event_time_tolerance_days
     expectations.append(
         expect(
@@ -56,6 +54,11 @@ def loaded_rows_suite(source: Source, settings: Settings) -> list:
 
 def load_stats_suite(settings: Settings) -> list:
     return [
-        expect(E.ExpectColumnValuesToBeBetween, column="quarantine_rate", min_value=0, max_value=settings.max_quarantine_rate),
+        expect(
+            E.ExpectColumnValuesToBeBetween,
+            column="quarantine_rate",
+            min_value=0,
+            max_value=settings.max_quarantine_rate,
+        ),
         expect(E.ExpectColumnValuesToNotBeNull, column="rows_read"),
     ]

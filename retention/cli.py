@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
 
     run = commands.add_parser("run", help="load every day up to --through and rebuild everything downstream")
     run.add_argument("--through", type=date.fromisoformat, required=True)
-    run.add_argument("--from", dest="start", type=date.fromisoformat, default=None, help="default: RETENTION_START_DATE")
+    run.add_argument(
+        "--from", dest="start", type=date.fromisoformat, default=None, help="default: RETENTION_START_DATE"
+    )
     run.add_argument(
         "--full-refresh",
         action="store_true",
@@ -44,24 +46,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "generate":
-        _generate(settings, args.out or settings.landing_dir, args.members, args.start, args.end, args.seed, args.defect_rate)
+        _generate(
+            settings, args.out or settings.landing_dir, args.members, args.start, args.end, args.seed, args.defect_rate
+        )
         return 0
     if args.command == "run":
         return _run(settings, args.start or settings.start_date, args.through, args.full_refresh)
     if args.command == "demo":
-        _generate(settings, settings.landing_dir, args.members, settings.start_date, DEMO_END, DEMO_SEED, DEMO_DEFECT_RATE)
+        _generate(
+            settings, settings.landing_dir, args.members, settings.start_date, DEMO_END, DEMO_SEED, DEMO_DEFECT_RATE
+        )
         return _run(settings, settings.start_date, DEMO_END)
     if args.command == "contract":
         return _contract(args.check)
     return 2
 
 
-def _generate(settings: Settings, out: Path, members: int, start: date, end: date, seed: int, defect_rate: float) -> None:
+def _generate(
+    settings: Settings, out: Path, members: int, start: date, end: date, seed: int, defect_rate: float
+) -> None:
     from retention.generator import generate
 
     print(f"Generating {members:,} members, {start}..{end}, seed {seed}, into {out} ...", flush=True)
     summary = generate(
-        Path(out), members=members, start=start, end=end, seed=seed, defect_rate=defect_rate, truth_dir=settings.ground_truth_dir
+        Path(out),
+        members=members,
+        start=start,
+        end=end,
+        seed=seed,
+        defect_rate=defect_rate,
+        truth_dir=settings.ground_truth_dir,
     )
     rows = ", ".join(f"{source} {n:,}" for source, n in summary.rows_per_source.items())
     print(f"  wrote {sum(summary.files_per_source.values()):,} files in {summary.elapsed_seconds:.1f}s: {rows}")

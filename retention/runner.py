@@ -39,7 +39,9 @@ def run_pipeline(
     if start < settings.start_date:
         raise ValueError(f"{start} is before the first partition ({settings.start_date}, RETENTION_START_DATE)")
     job = build_definitions(settings).resolve_job_def(DAILY_REFRESH)
-    instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral())
+    instance = instance or (
+        dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    )
     result = job.execute_in_process(
         instance=instance,
         tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
@@ -84,7 +86,8 @@ def warehouse_summary(settings: Settings) -> str:
             "WHERE table_schema IN ('staging', 'marts') ORDER BY table_schema DESC, table_name"
         ).fetchall()
         model_counts = [
-            (f"{schema}.{name}", con.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0]) for schema, name in models
+            (f"{schema}.{name}", con.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0])
+            for schema, name in models
         ]
     finally:
         con.close()

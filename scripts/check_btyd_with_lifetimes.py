@@ -32,7 +32,7 @@ def main(warehouse: str) -> int:
             "FROM marts.fct_orders WHERE is_purchase"
         ).df()
         mart = con.execute(
-            'SELECT member_key, CAST(frequency AS DOUBLE) AS frequency, CAST(recency AS DOUBLE) AS recency, '
+            "SELECT member_key, CAST(frequency AS DOUBLE) AS frequency, CAST(recency AS DOUBLE) AS recency, "
             'CAST("T" AS DOUBLE) AS "T", CAST(monetary_value AS DOUBLE) AS monetary_value '
             "FROM marts.member_btyd_summary"
         ).df()

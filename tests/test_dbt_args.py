@@ -20,13 +20,18 @@ def test_full_refresh_rebuilds_the_incremental_history():
 
 def test_a_range_computes_the_history_of_every_day_in_it():
     assert dbt_build_args(date(2025, 8, 31), history_from=date(2025, 8, 1)) == [
-        "build", "--vars", '{"as_of_date": "2025-08-31", "history_from": "2025-08-01"}',
+        "build",
+        "--vars",
+        '{"as_of_date": "2025-08-31", "history_from": "2025-08-01"}',
     ]
 
 
 def test_full_refresh_recomputes_every_landed_day_whatever_the_range():
     assert dbt_build_args(date(2025, 8, 31), True, date(2025, 8, 1)) == [
-        "build", "--vars", '{"as_of_date": "2025-08-31"}', "--full-refresh",
+        "build",
+        "--vars",
+        '{"as_of_date": "2025-08-31"}',
+        "--full-refresh",
     ]
 
 

@@ -24,10 +24,12 @@ from retention.settings import Settings
 
 START, END = date(2025, 1, 1), date(2025, 3, 1)
 MEMBERS = 300
-SMALL = dict(members=MEMBERS, start=START, end=END, seed=11)
+SMALL = {"members": MEMBERS, "start": START, "end": END, "seed": 11}
 # File-level defects are rare at their defaults; raise them so a 60-day run shows every kind.
 NOISY = DefectConfig(file_rates={"resent_file": 0.05, "late_file": 0.15, "empty_file": 0.03, "header_only_file": 0.03})
-FILE_NAME = re.compile(r"^(?P<stem>[a-z_]+)_(?P<day>\d{8})(?:_(?P<tag>resent|late|empty|header_only))?\.(?P<ext>csv|jsonl)$")
+FILE_NAME = re.compile(
+    r"^(?P<stem>[a-z_]+)_(?P<day>\d{8})(?:_(?P<tag>resent|late|empty|header_only))?\.(?P<ext>csv|jsonl)$"
+)
 BAD_DATE_COLUMN = {"orders": "order_time", "events": "event_time", "tickets": "opened_at"}
 COMPETITOR_WORDS = ("竞品", "别家", "其他品牌", "competitor", "another brand")
 NO_LONGER_NEEDED_WORDS = ("不再需要", "用不上", "don't need it anymore")
@@ -84,12 +86,12 @@ def read_rows(path: Path) -> pl.DataFrame:
     names = alias_map(source)
     text = decode(path.read_bytes())
     if not text.strip():
-        return pl.DataFrame(schema={c: pl.String for c in SOURCES[source].column_names})
+        return pl.DataFrame(schema=dict.fromkeys(SOURCES[source].column_names, pl.String))
     if path.suffix == ".jsonl":
         records = [json.loads(line) for line in text.splitlines() if line.strip()]
         return pl.DataFrame(
             [{names[k.lower()]: (None if v is None else str(v)) for k, v in r.items()} for r in records],
-            schema={c: pl.String for c in SOURCES[source].column_names},
+            schema=dict.fromkeys(SOURCES[source].column_names, pl.String),
         )
     frame = pl.read_csv(io.StringIO(text), infer_schema=False)
     return frame.rename({h: names[h.lower()] for h in frame.columns})
@@ -179,7 +181,21 @@ def test_truth_dir_inside_landing_is_refused(tmp_path: Path):
 
 
 def test_pos_orders_are_gbk_with_chinese_headers(noisy: Run):
-    orders = ("订单号", "会员号", "下单时间", "渠道", "门店编号", "门店名称", "城市", "订单金额", "优惠金额", "优惠券", "订单状态", "退款金额", "更新时间")
+    orders = (
+        "订单号",
+        "会员号",
+        "下单时间",
+        "渠道",
+        "门店编号",
+        "门店名称",
+        "城市",
+        "订单金额",
+        "优惠金额",
+        "优惠券",
+        "订单状态",
+        "退款金额",
+        "更新时间",
+    )
     pos_files = [p for p in (noisy.landing / "orders").rglob("pos_orders_*.csv") if p.stat().st_size]
     assert pos_files
     for path in pos_files:
@@ -202,7 +218,9 @@ def test_online_orders_and_events_are_json_lines_with_numbers_and_iso_times(clea
     assert isinstance(record["gross_amount"], float) and isinstance(record["discount_amount"], float)
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", record["order_time"])
     assert record["channel"] in ("online", "app", "mini_program")
-    event = json.loads((clean.landing / "events" / "2025-02-01" / "events_20250201.jsonl").read_text("utf-8").splitlines()[0])
+    event = json.loads(
+        (clean.landing / "events" / "2025-02-01" / "events_20250201.jsonl").read_text("utf-8").splitlines()[0]
+    )
     assert isinstance(event["dwell_seconds"], int)
 
 
@@ -301,7 +319,7 @@ def test_refunds_are_later_status_changes_of_earlier_orders(clean: Run):
     refunds = orders.filter(~pl.col("status").is_in(["paid", "已支付"]))
     assert set(refunds["status"]) <= {"refunded", "partially_refunded", "已退款", "部分退款"}
     assert 0.01 < refunds.height / paid.height < 0.06
-    first = {o: d for o, d in paid.select("order_id", "_day").rows()}
+    first = dict(paid.select("order_id", "_day").rows())
     for order_id, day, updated_at, refund in refunds.select("order_id", "_day", "updated_at", "refund_amount").rows():
         delay = (date.fromisoformat(day) - date.fromisoformat(first[order_id])).days
         assert 1 <= delay <= 14
@@ -337,19 +355,31 @@ def test_churned_members_stop_at_their_change_date(clean: Run):
     events = read_source(clean.landing, "events")
     for frame, column in ((orders, "order_time"), (events, "event_time")):
         late = [
-            m for m, t in frame.select("member_id", column).rows()
+            m
+            for m, t in frame.select("member_id", column).rows()
             if m in churned and parse_time(t).date() >= date.fromisoformat(churned[m])
         ]
         assert late == []
 
 
-@pytest.mark.parametrize(("persona", "words", "expected"), [
-    ("switching", COMPETITOR_WORDS, True),
-    ("declining", NO_LONGER_NEEDED_WORDS, True),
-    ("loyal", COMPETITOR_WORDS + NO_LONGER_NEEDED_WORDS, False),
-])
+@pytest.mark.parametrize(
+    ("persona", "words", "expected"),
+    [
+        ("switching", COMPETITOR_WORDS, True),
+        ("declining", NO_LONGER_NEEDED_WORDS, True),
+        ("loyal", COMPETITOR_WORDS + NO_LONGER_NEEDED_WORDS, False),
+    ],
+)
 def test_ticket_text_follows_persona(tmp_path: Path, persona: str, words: tuple[str, ...], expected: bool):
-    generate(tmp_path / "landing", members=300, start=START, end=date(2025, 5, 1), seed=5, defect_rate=0, persona_shares={persona: 1.0})
+    generate(
+        tmp_path / "landing",
+        members=300,
+        start=START,
+        end=date(2025, 5, 1),
+        seed=5,
+        defect_rate=0,
+        persona_shares={persona: 1.0},
+    )
     content = read_source(tmp_path / "landing", "tickets")["content"].to_list()
     assert content
     assert any(any(w in text for w in words) for text in content) is expected
@@ -405,10 +435,19 @@ def test_row_defects_found_in_files_match_the_log(noisy: Run):
 
 def test_file_defects_are_what_their_names_say(noisy: Run):
     log = defect_log(noisy)
-    by_kind = {kind: set(log.filter(pl.col("kind") == kind)["file"]) for kind in ("resent_file", "late_file", "empty_file", "header_only_file")}
-    files = {tag_name: [p for p in landed_files(noisy.landing) if tag(p) == tag_name] for tag_name in ("resent", "late", "empty", "header_only")}
+    by_kind = {
+        kind: set(log.filter(pl.col("kind") == kind)["file"])
+        for kind in ("resent_file", "late_file", "empty_file", "header_only_file")
+    }
+    files = {
+        tag_name: [p for p in landed_files(noisy.landing) if tag(p) == tag_name]
+        for tag_name in ("resent", "late", "empty", "header_only")
+    }
     relative = {name: {p.relative_to(noisy.landing).as_posix() for p in paths} for name, paths in files.items()}
-    assert relative["resent"] == by_kind["resent_file"] and len(by_kind["resent_file"]) == noisy.summary.defects["resent_file"]
+    assert (
+        relative["resent"] == by_kind["resent_file"]
+        and len(by_kind["resent_file"]) == noisy.summary.defects["resent_file"]
+    )
     assert relative["late"] == by_kind["late_file"] and len(by_kind["late_file"]) == noisy.summary.defects["late_file"]
     assert relative["empty"] == by_kind["empty_file"] and relative["header_only"] == by_kind["header_only_file"]
 
@@ -456,7 +495,9 @@ def load_everything(run: Run) -> dict[str, Counter]:
 
 
 def test_clean_data_loads_without_quarantine(clean: Run):
-    assert load_everything(clean) == {s: Counter() for s in ("members", "orders", "events", "tickets", "outreach_feedback")}
+    assert load_everything(clean) == {
+        s: Counter() for s in ("members", "orders", "events", "tickets", "outreach_feedback")
+    }
 
 
 def test_loader_quarantines_exactly_the_planted_defects(noisy: Run):

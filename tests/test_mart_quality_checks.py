@@ -14,8 +14,13 @@ def _failed(outcome):
 
 def test_dim_members_suite(settings):
     good = pd.DataFrame(
-        {"member_key": ["a", "b"], "tier": ["basic", "premium"], "value_segment": ["core", "other"],
-         "lifecycle_stage": ["new", "churned"], "spend_12m": [0.0, 6000.0]}
+        {
+            "member_key": ["a", "b"],
+            "tier": ["basic", "premium"],
+            "value_segment": ["core", "other"],
+            "lifecycle_stage": ["new", "churned"],
+            "spend_12m": [0.0, 6000.0],
+        }
     )
     assert run_suite("dim", good, dim_members_suite(settings)).passed
     bad = good.assign(member_key=["a", "a"], tier=["basic", "gold"], spend_12m=[-1.0, 6000.0])
@@ -29,7 +34,9 @@ def test_dim_members_suite(settings):
 
 
 def test_member_rfm_suite(settings):
-    good = pd.DataFrame({"member_key": ["a"], "r_score": [5], "f_score": [1], "m_score": [3], "recency_days": [0], "segment": ["New"]})
+    good = pd.DataFrame(
+        {"member_key": ["a"], "r_score": [5], "f_score": [1], "m_score": [3], "recency_days": [0], "segment": ["New"]}
+    )
     assert run_suite("rfm", good, member_rfm_suite(settings)).passed
     bad = good.assign(r_score=[0], segment=[None])
     assert _failed(run_suite("rfm", bad, member_rfm_suite(settings))) == {
@@ -39,7 +46,15 @@ def test_member_rfm_suite(settings):
 
 
 def test_member_btyd_suite(settings):
-    good = pd.DataFrame({"member_key": ["a", "b"], "frequency": [0, 2], "recency": [0, 160], "T": [10, 180], "monetary_value": [0.0, 150.0]})
+    good = pd.DataFrame(
+        {
+            "member_key": ["a", "b"],
+            "frequency": [0, 2],
+            "recency": [0, 160],
+            "T": [10, 180],
+            "monetary_value": [0.0, 150.0],
+        }
+    )
     assert run_suite("btyd", good, member_btyd_suite(settings)).passed
     bad = good.assign(recency=[0, 200])
     assert _failed(run_suite("btyd", bad, member_btyd_suite(settings))) == {
@@ -49,10 +64,16 @@ def test_member_btyd_suite(settings):
 
 def test_churn_risk_suite_warns_when_the_high_risk_list_is_implausibly_long(settings):
     frame = pd.DataFrame(
-        {"as_of_date": ["2025-06-30"] * 4, "member_key": list("abcd"), "flag_count": [2, 2, 0, 1],
-         "risk_level": ["high", "high", "low", "medium"]}
+        {
+            "as_of_date": ["2025-06-30"] * 4,
+            "member_key": list("abcd"),
+            "flag_count": [2, 2, 0, 1],
+            "risk_level": ["high", "high", "low", "medium"],
+        }
     )
     outcome = run_suite("risk", frame, member_churn_risk_suite(settings))  # 50% high > 35% allowed
     assert outcome.severity == "WARN"
     assert _failed(outcome) == {("expect_column_values_to_be_in_set", "risk_level", "WARN")}
-    assert run_suite("risk", frame.assign(risk_level=["high", "low", "low", "medium"]), member_churn_risk_suite(settings)).passed
+    assert run_suite(
+        "risk", frame.assign(risk_level=["high", "low", "low", "medium"]), member_churn_risk_suite(settings)
+    ).passed

@@ -14,8 +14,15 @@ from retention.settings import Settings
 
 START, CUT, END = date(2024, 7, 1), date(2025, 2, 15), date(2025, 3, 31)
 MARTS = (
-    "dim_members", "fct_orders", "fct_member_events", "fct_service_tickets", "member_rfm",
-    "member_btyd_summary", "member_tier_history", "member_churn_risk", "member_kpis_daily",
+    "dim_members",
+    "fct_orders",
+    "fct_member_events",
+    "fct_service_tickets",
+    "member_rfm",
+    "member_btyd_summary",
+    "member_tier_history",
+    "member_churn_risk",
+    "member_kpis_daily",
 )
 # Measured on this fixture (600 members, seed 5, as of 2025-03-31): precision 0.73, recall 0.69.
 # The floors leave room for generator changes while still failing if a rule breaks.
@@ -50,14 +57,17 @@ def test_marts_as_of_a_day_ignore_everything_after_it(demo):
     con = duckdb.connect()
     con.execute(f"ATTACH '{full.warehouse}' AS full_data (READ_ONLY)")
     con.execute(f"ATTACH '{cut.warehouse}' AS cut_data (READ_ONLY)")
-    assert con.execute("SELECT count(*) FROM full_data.raw.orders").fetchone()[0] > con.execute(
-        "SELECT count(*) FROM cut_data.raw.orders"
-    ).fetchone()[0]
+    assert (
+        con.execute("SELECT count(*) FROM full_data.raw.orders").fetchone()[0]
+        > con.execute("SELECT count(*) FROM cut_data.raw.orders").fetchone()[0]
+    )
     for mart in MARTS:
         rows = con.execute(f"SELECT count(*) FROM cut_data.marts.{mart}").fetchone()[0]
         assert rows > 0, mart
         for a, b in (("full_data", "cut_data"), ("cut_data", "full_data")):
-            extra = con.execute(f"SELECT count(*) FROM (FROM {a}.marts.{mart} EXCEPT ALL FROM {b}.marts.{mart})").fetchone()[0]
+            extra = con.execute(
+                f"SELECT count(*) FROM (FROM {a}.marts.{mart} EXCEPT ALL FROM {b}.marts.{mart})"
+            ).fetchone()[0]
             assert extra == 0, f"{mart}: {extra} rows of {a} not in {b}"
 
 
@@ -67,7 +77,9 @@ def test_high_risk_list_finds_the_drifting_personas_and_mart_checks_pass(demo):
     outcome = run_pipeline(settings, START, END, instance=instance)
     assert outcome.success, outcome.failures
 
-    evaluation = instance.get_latest_materialization_event(dg.AssetKey(["evaluation", "risk_recovery"])).asset_materialization
+    evaluation = instance.get_latest_materialization_event(
+        dg.AssetKey(["evaluation", "risk_recovery"])
+    ).asset_materialization
     precision, recall = evaluation.metadata["precision"].value, evaluation.metadata["recall"].value
     print(f"risk recovery: precision {precision}, recall {recall}")
     assert precision >= MIN_PRECISION and recall >= MIN_RECALL
@@ -77,8 +89,17 @@ def test_high_risk_list_finds_the_drifting_personas_and_mart_checks_pass(demo):
         for e in instance.all_logs(outcome.run_id)
         if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    gx_marts = {ev.check_name: ev.passed for ev in evaluations if ev.asset_key.path[0] == "marts" and ev.check_name.startswith("gx_")}
-    assert gx_marts == {"gx_dim_members": True, "gx_member_rfm": True, "gx_member_btyd_summary": True, "gx_member_churn_risk": True}
+    gx_marts = {
+        ev.check_name: ev.passed
+        for ev in evaluations
+        if ev.asset_key.path[0] == "marts" and ev.check_name.startswith("gx_")
+    }
+    assert gx_marts == {
+        "gx_dim_members": True,
+        "gx_member_rfm": True,
+        "gx_member_btyd_summary": True,
+        "gx_member_churn_risk": True,
+    }
 
 
 def test_every_model_and_column_is_documented(demo, dbt_manifest):
@@ -92,10 +113,13 @@ def test_every_model_and_column_is_documented(demo, dbt_manifest):
             continue
         assert node["description"].strip(), node["name"]
         actual = {
-            c for (c,) in con.execute(
+            c
+            for (c,) in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
                 [node["schema"], node["name"]],
             ).fetchall()
         }
         documented = {name for name, col in node["columns"].items() if col["description"].strip()}
-        assert actual and actual == documented, f"{node['name']}: undocumented {actual - documented}, stale {documented - actual}"
+        assert actual and actual == documented, (
+            f"{node['name']}: undocumented {actual - documented}, stale {documented - actual}"
+        )

@@ -26,11 +26,19 @@ def _two_days(landing):
         header + "O1,M1,2025-03-01 10:00:00,store,200,20,paid,,\nO2,M2,2025-03-01 11:00:00,store,50,0,paid,,\n",
         "gbk",
     )
-    landing.write("orders/2025-03-02/pos.csv", header + "O1,M1,2025-03-01 10:00:00,store,200,20,refunded,180,2025-03-02 15:00:00\n")
-    landing.write("orders/2025-03-02/pos_resent.csv", header + "O1,M1,2025-03-01 10:00:00,store,200,20,refunded,180,2025-03-02 15:00:00\n")
+    landing.write(
+        "orders/2025-03-02/pos.csv",
+        header + "O1,M1,2025-03-01 10:00:00,store,200,20,refunded,180,2025-03-02 15:00:00\n",
+    )
+    landing.write(
+        "orders/2025-03-02/pos_resent.csv",
+        header + "O1,M1,2025-03-01 10:00:00,store,200,20,refunded,180,2025-03-02 15:00:00\n",
+    )
     events = [
-        '{"event_id": "E1", "member_id": "M1", "event_time": "2025-03-01 08:00:00", "event_type": "login", "platform": "app"}',
-        '{"event_id": "E2", "member_id": "M1", "event_time": "2025-03-01 08:01:00", "event_type": "benefit_use", "platform": "app"}',
+        '{"event_id": "E1", "member_id": "M1", "event_time": "2025-03-01 08:00:00", "event_type": "login", '
+        '"platform": "app"}',
+        '{"event_id": "E2", "member_id": "M1", "event_time": "2025-03-01 08:01:00", "event_type": "benefit_use", '
+        '"platform": "app"}',
         '{"event_id": "E3", "member_id": "M2", "event_time": "2025-03-01 09:00:00", "event_type": "screenshot"}',
     ]
     landing.write("events/2025-03-01/app.jsonl", "\n".join(events) + "\n")
@@ -57,8 +65,13 @@ def test_definitions_show_landing_raw_and_staging_with_checks(settings):
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     for source in ("members", "orders", "events", "tickets", "outreach_feedback"):
         assert f"landing/{source}" in keys and f"raw/{source}" in keys
-    assert {"staging/stg_crm__members", "staging/stg_commerce__orders", "staging/stg_app__events",
-            "staging/stg_service__tickets", "staging/stg_outreach__feedback"} <= keys
+    assert {
+        "staging/stg_crm__members",
+        "staging/stg_commerce__orders",
+        "staging/stg_app__events",
+        "staging/stg_service__tickets",
+        "staging/stg_outreach__feedback",
+    } <= keys
     # The dbt sources are the ingestion assets: staging hangs directly off raw.
     assert dg.AssetKey(["raw", "orders"]) in graph.get(dg.AssetKey(["staging", "stg_commerce__orders"])).parent_keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
@@ -80,7 +93,11 @@ def test_two_days_run_through_dagster_and_dbt(settings, landing):
     shown = " ".join(str(v.value) for m in (members, tickets) for v in m.metadata.values())
     assert "M1" in shown and "13800000000" not in shown and "测试M1" not in shown and "13912345678" not in shown
 
-    loads = _query(settings, "SELECT source, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) FROM raw.landed_files GROUP BY 1 ORDER BY 1")
+    loads = _query(
+        settings,
+        "SELECT source, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
+        "FROM raw.landed_files GROUP BY 1 ORDER BY 1",
+    )
     assert loads == [
         ("events", 4, 3, 1),  # E3 has an unknown event type
         ("members", 3, 3, 0),
@@ -90,27 +107,54 @@ def test_two_days_run_through_dagster_and_dbt(settings, landing):
     ]
     # Staging keeps one row per business key: E1 delivered twice is one event; O1 has two statuses.
     assert _query(settings, "SELECT count(*) FROM staging.stg_app__events") == [(2,)]
-    assert _query(settings, "SELECT order_id, status, refund_amount FROM staging.stg_commerce__orders ORDER BY order_id, status_at") == [
-        ("O1", "paid", 0), ("O1", "refunded", 180), ("O2", "paid", 0),
+    assert _query(
+        settings,
+        "SELECT order_id, status, refund_amount FROM staging.stg_commerce__orders ORDER BY order_id, status_at",
+    ) == [
+        ("O1", "paid", 0),
+        ("O1", "refunded", 180),
+        ("O2", "paid", 0),
     ]
-    assert _query(settings, "SELECT member_id, consent_sms FROM staging.stg_crm__members ORDER BY member_id, valid_from") == [
-        ("M1", True), ("M2", True), ("M2", False),
+    assert _query(
+        settings, "SELECT member_id, consent_sms FROM staging.stg_crm__members ORDER BY member_id, valid_from"
+    ) == [
+        ("M1", True),
+        ("M2", True),
+        ("M2", False),
     ]
-    assert _query(settings, "SELECT content FROM staging.stg_service__tickets") == [("别家更便宜，请回电 [mobile] 或 [email]",)]
+    assert _query(settings, "SELECT content FROM staging.stg_service__tickets") == [
+        ("别家更便宜，请回电 [mobile] 或 [email]",)
+    ]
     # PII never leaves raw: no staging column carries a name, mobile, e-mail or birthday.
-    columns = {c for (c,) in _query(settings, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging'")}
+    columns = {
+        c
+        for (c,) in _query(
+            settings, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging'"
+        )
+    }
     assert not columns & {"name", "mobile", "email", "birthday"}
 
     # Re-running day 2 alone changes nothing.
-    before = _query(settings, "SELECT source, sum(rows_loaded), sum(rows_quarantined) FROM raw.landed_files GROUP BY 1 ORDER BY 1")
+    before = _query(
+        settings, "SELECT source, sum(rows_loaded), sum(rows_quarantined) FROM raw.landed_files GROUP BY 1 ORDER BY 1"
+    )
     assert run_pipeline(settings, D2, D2).success
-    assert _query(settings, "SELECT source, sum(rows_loaded), sum(rows_quarantined) FROM raw.landed_files GROUP BY 1 ORDER BY 1") == before
+    assert (
+        _query(
+            settings,
+            "SELECT source, sum(rows_loaded), sum(rows_quarantined) FROM raw.landed_files GROUP BY 1 ORDER BY 1",
+        )
+        == before
+    )
 
 
 def test_a_failed_blocking_check_keeps_the_delivery_out_of_staging(settings, landing):
     landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
     rows = [f"O{i},{'M1' if i < 5 else 'M404'},2025-03-01 10:00:00,store,10,paid" for i in range(25)]
-    landing.write("orders/2025-03-01/pos.csv", "order_id,member_id,order_time,channel,gross_amount,status\n" + "\n".join(rows) + "\n")
+    landing.write(
+        "orders/2025-03-01/pos.csv",
+        "order_id,member_id,order_time,channel,gross_amount,status\n" + "\n".join(rows) + "\n",
+    )
 
     outcome = run_pipeline(settings, D1, D1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import dagster as dg
 import pandas as pd
 
 from quality.gx_runner import run_suite
@@ -11,8 +12,6 @@ from quality.raw_checks import QUARANTINE_RATE, VALID_ROWS, evaluate_raw_checks,
 from quality.raw_suites import load_stats_suite, loaded_rows_suite
 from retention.landing.contract import MEMBERS, ORDERS
 from retention.landing.loader import load_range
-
-import dagster as dg
 
 
 def _orders_frame(**overrides) -> pd.DataFrame:
@@ -45,7 +44,9 @@ def test_clean_orders_pass(settings):
 
 
 def test_missing_key_unknown_code_and_absurd_amount_fail_with_error(settings):
-    bad = _orders_frame(member_id=["M1", None, "M2"], channel=["store", "tv", "online"], gross_amount=[100.0, 20.0, 9e9])
+    bad = _orders_frame(
+        member_id=["M1", None, "M2"], channel=["store", "tv", "online"], gross_amount=[100.0, 20.0, 9e9]
+    )
     outcome = run_suite("orders", bad, loaded_rows_suite(ORDERS, settings))
     assert outcome.severity == "ERROR"
     assert _failed(outcome) == {
@@ -75,7 +76,10 @@ def test_checks_on_a_loaded_day_report_a_mostly_broken_delivery(settings, landin
     """25 orders, 20 of them for unknown members: 80% quarantined > 5% allowed -> blocking ERROR."""
     landing.write("members/2025-03-01/crm.csv", "member_id,registered_at,updated_at\nM1,2024-01-01,2025-03-01 08:00\n")
     rows = [f"O{i},{'M1' if i < 5 else 'M404'},2025-03-01 10:00:00,store,10,paid" for i in range(25)]
-    landing.write("orders/2025-03-01/pos.csv", "order_id,member_id,order_time,channel,gross_amount,status\n" + "\n".join(rows) + "\n")
+    landing.write(
+        "orders/2025-03-01/pos.csv",
+        "order_id,member_id,order_time,channel,gross_amount,status\n" + "\n".join(rows) + "\n",
+    )
     day = date(2025, 3, 1)
     load_range(warehouse, MEMBERS, day, day, settings)
     load_range(warehouse, ORDERS, day, day, settings)
@@ -83,7 +87,10 @@ def test_checks_on_a_loaded_day_report_a_mostly_broken_delivery(settings, landin
     stats = load_stats_frame(warehouse, ORDERS, day, day, settings)
     assert stats[["rows_read", "rows_quarantined", "duplicate_rows"]].values.tolist() == [[25, 20, 0]]
     assert stats["quarantine_rate"].tolist() == [0.8]
-    results = {r.check_name: r for r in evaluate_raw_checks(warehouse, ORDERS, settings, day, day, dg.AssetKey(["raw", "orders"]))}
+    results = {
+        r.check_name: r
+        for r in evaluate_raw_checks(warehouse, ORDERS, settings, day, day, dg.AssetKey(["raw", "orders"]))
+    }
     assert results[VALID_ROWS].passed
     assert not results[QUARANTINE_RATE].passed
     assert results[QUARANTINE_RATE].severity == dg.AssetCheckSeverity.ERROR

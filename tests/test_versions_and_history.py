@@ -70,13 +70,18 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
     ]
     # Raw keeps the missing updated_at as NULL; staging dates the refund by its landing day.
     assert _rows(settings, "SELECT count(*) FROM raw.orders WHERE updated_at IS NULL") == [(3,)]
-    assert _rows(settings, "SELECT status, status_at FROM staging.stg_commerce__orders WHERE order_id = 'O1' ORDER BY 2") == [
+    assert _rows(
+        settings, "SELECT status, status_at FROM staging.stg_commerce__orders WHERE order_id = 'O1' ORDER BY 2"
+    ) == [
         ("paid", _ts("2025-03-01 10:00:00")),
         ("refunded", _ts("2025-03-05 00:00:00")),
     ]
     # The history of the range: days 1..4, two members each.
     assert _rows(settings, "SELECT as_of_date, count(*) FROM marts.member_churn_risk GROUP BY 1 ORDER BY 1") == [
-        (D1, 2), (D2, 2), (D3, 2), (D4, 2),
+        (D1, 2),
+        (D2, 2),
+        (D3, 2),
+        (D4, 2),
     ]
 
     # Re-running day 5 computes its marts as of day 5: the refund wins, O1 is no purchase.
@@ -87,7 +92,12 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
     ]
     # The zero-amount order is a purchase: M2 has a BTYD row; M1's only purchase was refunded.
     keys = _member_ids(settings)
-    btyd = [(keys[k], f, r, t, m) for k, f, r, t, m in _rows(settings, 'SELECT member_key, frequency, recency, "T", monetary_value FROM marts.member_btyd_summary')]
+    btyd = [
+        (keys[k], f, r, t, m)
+        for k, f, r, t, m in _rows(
+            settings, 'SELECT member_key, frequency, recency, "T", monetary_value FROM marts.member_btyd_summary'
+        )
+    ]
     assert btyd == [("M2", 0, 0, 3, 0)]
 
     # T1 closed on day 2 and reopened on day 4; T2 escalated to a complaint on day 3. Open hours at
@@ -98,9 +108,14 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
         "WHERE flag_open_complaint ORDER BY 2, 3",
     )
     assert [(keys[k], d, t, h) for k, d, t, h in flagged] == [
-        ("M1", D4, "T1", 87), ("M2", D4, "T2", 62), ("M1", D5, "T1", 111), ("M2", D5, "T2", 86),
+        ("M1", D4, "T1", 87),
+        ("M2", D4, "T2", 62),
+        ("M1", D5, "T1", 111),
+        ("M2", D5, "T2", 86),
     ]
-    assert _rows(settings, "SELECT ticket_id, ticket_type, status, closed_at FROM marts.fct_service_tickets ORDER BY 1") == [
+    assert _rows(
+        settings, "SELECT ticket_id, ticket_type, status, closed_at FROM marts.fct_service_tickets ORDER BY 1"
+    ) == [
         ("T1", "complaint", "in_progress", None),
         ("T2", "complaint", "in_progress", None),
     ]
@@ -110,14 +125,24 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
     monkeypatch.setenv("RETENTION_MEMBER_KEY_SALT", "another-salt")
     assert run_pipeline(settings, D5, D5).success
     assert _rows(settings, "SELECT as_of_date, count(*) FROM marts.member_churn_risk GROUP BY 1 ORDER BY 1") == [
-        (D1, 2), (D2, 2), (D3, 2), (D4, 2), (D5, 2),
+        (D1, 2),
+        (D2, 2),
+        (D3, 2),
+        (D4, 2),
+        (D5, 2),
     ]
-    assert _rows(settings, "SELECT count(DISTINCT member_key) FROM marts.member_churn_risk") == [(4,)]  # old keys on days 1-4
+    assert _rows(settings, "SELECT count(DISTINCT member_key) FROM marts.member_churn_risk") == [
+        (4,)
+    ]  # old keys on days 1-4
 
     # A full refresh recomputes the history of every landed day (with the new keys), instead of erasing it.
     assert run_pipeline(settings, D5, D5, full_refresh=True).success
     assert _rows(settings, "SELECT as_of_date, count(*) FROM marts.member_churn_risk GROUP BY 1 ORDER BY 1") == [
-        (D1, 2), (D2, 2), (D3, 2), (D4, 2), (D5, 2),
+        (D1, 2),
+        (D2, 2),
+        (D3, 2),
+        (D4, 2),
+        (D5, 2),
     ]
     assert _rows(settings, "SELECT count(DISTINCT member_key) FROM marts.member_churn_risk") == [(2,)]
     assert _rows(settings, "SELECT count(*) FROM marts.member_kpis_daily") == [(5,)]

@@ -39,7 +39,10 @@ def risk_recovery(con: duckdb.DuckDBPyConnection, personas_csv: str) -> RiskReco
         """
         WITH truth AS (
           SELECT member_id, persona IN (SELECT unnest($at_risk)) AS is_at_risk
-          FROM read_csv($personas, header = true, columns = {'member_id': 'VARCHAR', 'persona': 'VARCHAR', 'change_date': 'VARCHAR'})
+          FROM read_csv(
+            $personas, header = true,
+            columns = {'member_id': 'VARCHAR', 'persona': 'VARCHAR', 'change_date': 'VARCHAR'}
+          )
         ), latest AS (
           SELECT * FROM marts.member_churn_risk WHERE as_of_date = (SELECT max(as_of_date) FROM marts.member_churn_risk)
         )

@@ -4,7 +4,6 @@ A run may cover a range of days (single-run backfill policy): loading 21 months 
 transaction per source, not 640 runs.
 """
 
-
 from datetime import date
 
 import dagster as dg

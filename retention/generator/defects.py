@@ -107,7 +107,9 @@ class RowDefectContext:
     unknown_member_floor: int  # member numbers above this are not in the master
 
 
-def inject_row_defects(frame: pl.DataFrame, context: RowDefectContext, rng: np.random.Generator) -> tuple[pl.DataFrame, dict[str, int]]:
+def inject_row_defects(
+    frame: pl.DataFrame, context: RowDefectContext, rng: np.random.Generator
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """Corrupt disjoint sets of rows (one kind each), then duplicate some of the untouched rows."""
     n = frame.height
     counts: dict[str, int] = {}
@@ -165,7 +167,9 @@ def _unknown_member(frame, rows, rng, context):
 
 def _unknown_event_type(frame, rows, rng, context):
     event_type = frame["event_type"].clone()
-    event_type.scatter(rows, pl.Series(np.array(UNKNOWN_EVENT_TYPES)[rng.integers(0, len(UNKNOWN_EVENT_TYPES), len(rows))]))
+    event_type.scatter(
+        rows, pl.Series(np.array(UNKNOWN_EVENT_TYPES)[rng.integers(0, len(UNKNOWN_EVENT_TYPES), len(rows))])
+    )
     return frame.with_columns(event_type)
 
 
@@ -178,7 +182,9 @@ _CORRUPTERS = {
 }
 
 
-def split_late_rows(frame: pl.DataFrame, share: tuple[float, float], rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame]:
+def split_late_rows(
+    frame: pl.DataFrame, share: tuple[float, float], rng: np.random.Generator
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows for the main file, rows held back for the late file); order is kept in both."""
     k = max(1, int(round(frame.height * rng.uniform(*share))))
     late = np.zeros(frame.height, dtype=bool)

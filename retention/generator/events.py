@@ -10,7 +10,16 @@ import numpy as np
 import polars as pl
 
 from retention.generator import reference as ref
-from retention.generator.common import ONLINE_HOURS, SECONDS_PER_DAY, day_date, flatten_tables, member_ids, pick, prefixed_ids, seconds_in_day
+from retention.generator.common import (
+    ONLINE_HOURS,
+    SECONDS_PER_DAY,
+    day_date,
+    flatten_tables,
+    member_ids,
+    pick,
+    prefixed_ids,
+    seconds_in_day,
+)
 from retention.generator.members import Population
 from retention.generator.personas import SESSIONS_PER_DAY
 
@@ -23,7 +32,9 @@ _MAX_DWELL_SECONDS = 1800
 
 
 _PAGES, _PAGE_OFFSET, _PAGE_COUNT = flatten_tables([ref.PAGES_BY_EVENT_TYPE[t] for t in EVENT_TYPES])
-_CODES, _CODE_OFFSET, _CODE_COUNT = flatten_tables([ref.BENEFIT_CATALOGUE_BY_EVENT_TYPE.get(t, ()) for t in EVENT_TYPES])
+_CODES, _CODE_OFFSET, _CODE_COUNT = flatten_tables(
+    [ref.BENEFIT_CATALOGUE_BY_EVENT_TYPE.get(t, ()) for t in EVENT_TYPES]
+)
 
 
 def day_events(
@@ -54,7 +65,9 @@ def day_events(
     event_type, session, seconds = event_type[order], session[order], seconds[order]
     page = _PAGE_OFFSET[event_type] + (rng.random(len(order)) * _PAGE_COUNT[event_type]).astype(np.int64)
     has_code = _CODE_COUNT[event_type] > 0
-    code = np.where(has_code, _CODE_OFFSET[event_type] + (rng.random(len(order)) * _CODE_COUNT[event_type]).astype(np.int64), -1)
+    code = np.where(
+        has_code, _CODE_OFFSET[event_type] + (rng.random(len(order)) * _CODE_COUNT[event_type]).astype(np.int64), -1
+    )
     return pl.DataFrame(
         {
             "event_id": prefixed_ids("E" + day_date(day).strftime("%Y%m%d"), np.arange(1, len(order) + 1), 8),

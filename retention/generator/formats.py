@@ -65,7 +65,9 @@ def chinese_code(column: Column, code: str) -> str:
 
 def render(frame: pl.DataFrame, source: Source, style: FileStyle) -> bytes:
     """The file content for `frame` (all contract columns of `source` must be present)."""
-    text_frame = frame.select(_render_expressions(source, style, tuple(c for c in frame.columns if c.endswith(RAW_SUFFIX))))
+    text_frame = frame.select(
+        _render_expressions(source, style, tuple(c for c in frame.columns if c.endswith(RAW_SUFFIX)))
+    )
     if style.format == "jsonl":
         return text_frame.write_ndjson().encode("utf-8") if text_frame.height else b""
     text = text_frame.write_csv()
@@ -77,7 +79,7 @@ def header_only(source: Source, style: FileStyle) -> bytes:
     key = (source.name, style)
     if key not in _HEADER_ONLY_CACHE:  # written every day for outreach feedback; build it once
         headers = [chinese_header(c) if style.chinese_headers else c.name for c in source.columns]
-        text = pl.DataFrame(schema={h: pl.String for h in headers}).write_csv()
+        text = pl.DataFrame(schema=dict.fromkeys(headers, pl.String)).write_csv()
         _HEADER_ONLY_CACHE[key] = (("\ufeff" if style.bom else "") + text).encode(style.encoding)
     return _HEADER_ONLY_CACHE[key]
 

@@ -18,7 +18,13 @@ import polars as pl
 from retention.generator.common import ONLINE_HOURS, SECONDS_PER_DAY, day_date, day_number, rng_for, seconds_in_day
 from retention.generator.defects import DefectConfig
 from retention.generator.events import day_events
-from retention.generator.members import MemberChangeRates, Population, apply_daily_changes, build_population, member_rows
+from retention.generator.members import (
+    MemberChangeRates,
+    Population,
+    apply_daily_changes,
+    build_population,
+    member_rows,
+)
 from retention.generator.orders import new_orders, refunds_of
 from retention.generator.pending import PendingRows
 from retention.generator.personas import DEFAULT_PERSONA_SHARES, activity_factors
@@ -54,7 +60,8 @@ class GenerationSummary:
     def describe(self) -> str:
         lines = [f"landing files in {self.out_dir} ({self.elapsed_seconds:.1f} s); ground truth in {self.truth_dir}"]
         lines += [
-            f"  {s:<18} {self.files_per_source[s]:>6,} files {self.rows_per_source[s]:>12,} rows" for s in self.files_per_source
+            f"  {s:<18} {self.files_per_source[s]:>6,} files {self.rows_per_source[s]:>12,} rows"
+            for s in self.files_per_source
         ]
         lines.append("  personas: " + ", ".join(f"{p} {n:,}" for p, n in self.members_per_persona.items()))
         lines.append("  defects:  " + ", ".join(f"{k} {n:,}" for k, n in self.defects.items()))
@@ -130,7 +137,15 @@ def _prepare_folders(out_dir: Path, truth_dir: Path) -> None:
 class _DayLoop:
     """Per-day generation; holds the state that carries over between days."""
 
-    def __init__(self, population: Population, writer: LandingWriter, seed: int, start_day: int, end_day: int, member_changes: MemberChangeRates):
+    def __init__(
+        self,
+        population: Population,
+        writer: LandingWriter,
+        seed: int,
+        start_day: int,
+        end_day: int,
+        member_changes: MemberChangeRates,
+    ):
         self.population = population
         self.writer = writer
         self.seed = seed
@@ -160,7 +175,9 @@ class _DayLoop:
 
         tickets = open_tickets(p, day, factors.tickets, factors.after_change, rng_for(self.seed, "tickets", day))
         self.pending_ticket_updates.add(tickets.updates, tickets.update_day)
-        self.writer.deliver(SERVICE_TICKETS, day, _by_update_time([tickets.opened, *self.pending_ticket_updates.pop(day)], "ticket_id"))
+        self.writer.deliver(
+            SERVICE_TICKETS, day, _by_update_time([tickets.opened, *self.pending_ticket_updates.pop(day)], "ticket_id")
+        )
 
         # No outreach has happened in the demo yet; the feed still delivers a (header-only) file daily.
         self.writer.deliver_header_only(OUTREACH, day)
@@ -170,7 +187,9 @@ class _DayLoop:
         p = self.population
         if day == self.start_day:
             existing = np.arange(p.registered_before(day))
-            self.writer.deliver(MEMBERS_FULL, day, member_rows(p, existing, np.full(len(existing), day * SECONDS_PER_DAY)))
+            self.writer.deliver(
+                MEMBERS_FULL, day, member_rows(p, existing, np.full(len(existing), day * SECONDS_PER_DAY))
+            )
         rng = rng_for(self.seed, "member_changes", day)
         changed = apply_daily_changes(p, day, rng, self.member_changes)
         registered = p.registered_on(day)

@@ -87,7 +87,7 @@ class Population:
 
     def members_per_persona(self) -> dict[str, int]:
         counts = np.bincount(self.persona, minlength=len(PERSONAS))
-        return {name: int(n) for name, n in zip(PERSONAS, counts)}
+        return {name: int(n) for name, n in zip(PERSONAS, counts, strict=True)}
 
 
 def build_population(
@@ -147,7 +147,9 @@ def _registrations_and_personas(
     seconds = days * SECONDS_PER_DAY + seconds_in_day(rng, _REGISTRATION_HOURS, len(days))
     persona = np.concatenate([rng.permutation(existing_codes), np.full(n_new, new_code)]).astype(np.int8)
     # Existing members first, then new ones; each group in time order (groups do not overlap).
-    order = np.concatenate([np.argsort(seconds[:n_existing], kind="stable"), n_existing + np.argsort(seconds[n_existing:], kind="stable")])
+    order = np.concatenate(
+        [np.argsort(seconds[:n_existing], kind="stable"), n_existing + np.argsort(seconds[n_existing:], kind="stable")]
+    )
     return seconds[order].astype(np.int64), persona[order]
 
 
@@ -195,12 +197,18 @@ def member_rows(population: Population, index: np.ndarray, updated_at: np.ndarra
         + "@"
         + pick(ref.EMAIL_DOMAINS, p.email_domain[index])
     )
-    mobile = "1" + pl.Series(p.mobile_second_digit[index]).cast(pl.String) + pl.Series(p.mobile_rest[index]).cast(pl.String).str.zfill(9)
+    mobile = (
+        "1"
+        + pl.Series(p.mobile_second_digit[index]).cast(pl.String)
+        + pl.Series(p.mobile_rest[index]).cast(pl.String).str.zfill(9)
+    )
     store = p.home_store[index]
     return pl.DataFrame(
         {
             "member_id": member_ids(index),
-            "name": pick(ref.SURNAMES, p.surname[index]) + pick(ref.GIVEN_NAME_CHARS, p.given_first[index]) + given_second,
+            "name": pick(ref.SURNAMES, p.surname[index])
+            + pick(ref.GIVEN_NAME_CHARS, p.given_first[index])
+            + given_second,
             "mobile": mobile,
             "email": email.zip_with(pl.Series(handle >= 0), constant(None, len(index), pl.String)),
             "gender": pick(GENDERS, p.gender[index]),

@@ -41,20 +41,44 @@ PROFILES: dict[str, PersonaProfile] = {
         PersonaProfile("loyal", 3.2, 4.0, 0.4, 0.55, basket_factor=1.4),
         PersonaProfile("growing", 1.8, 3.0, 0.4, 0.45, growth=1.2),
         PersonaProfile(
-            "declining", 2.4, 3.5, 0.5, 0.5,
-            change_window=(182, 21), orders_after_change=0.1, sessions_after_change=0.1, decay_days=40,
-            tickets_after_change=2.0, theme_after_change="no_longer_needed", theme_share=0.35,
+            "declining",
+            2.4,
+            3.5,
+            0.5,
+            0.5,
+            change_window=(182, 21),
+            orders_after_change=0.1,
+            sessions_after_change=0.1,
+            decay_days=40,
+            tickets_after_change=2.0,
+            theme_after_change="no_longer_needed",
+            theme_share=0.35,
         ),
         PersonaProfile("dormant", 0.08, 0.3, 0.05, 0.6, basket_factor=0.8),
         PersonaProfile(
-            "churned", 1.8, 2.5, 0.3, 0.5,
-            change_window=(365, 30), orders_after_change=0.0, sessions_after_change=0.0,
+            "churned",
+            1.8,
+            2.5,
+            0.3,
+            0.5,
+            change_window=(365, 30),
+            orders_after_change=0.0,
+            sessions_after_change=0.0,
             tickets_after_change=0.0,
         ),
         PersonaProfile(
-            "switching", 2.4, 3.5, 0.5, 0.45,
-            change_window=(182, 21), orders_after_change=0.15, sessions_after_change=0.3, decay_days=7,
-            tickets_after_change=3.0, theme_after_change="competitor", theme_share=0.6,
+            "switching",
+            2.4,
+            3.5,
+            0.5,
+            0.45,
+            change_window=(182, 21),
+            orders_after_change=0.15,
+            sessions_after_change=0.3,
+            decay_days=7,
+            tickets_after_change=3.0,
+            theme_after_change="competitor",
+            theme_share=0.6,
         ),
         PersonaProfile("new", 1.6, 3.2, 0.4, 0.4, registered_in_range=True),
         PersonaProfile("occasional", 0.5, 1.2, 0.2, 0.6, basket_factor=0.9),
@@ -75,6 +99,7 @@ DEFAULT_PERSONA_SHARES: dict[str, float] = {
     "new": 0.15,
     "occasional": 0.23,
 }
+
 
 # Profile fields as arrays indexed by persona code, so per-member values are a single gather.
 def _column(field: str) -> np.ndarray:
@@ -108,7 +133,7 @@ def persona_counts(members: int, shares: dict[str, float]) -> dict[str, int]:
     counts = np.floor(exact).astype(np.int64)
     remainder_order = np.argsort(-(exact - counts), kind="stable")
     counts[remainder_order[: members - counts.sum()]] += 1
-    return {p: int(c) for p, c in zip(PERSONAS, counts)}
+    return {p: int(c) for p, c in zip(PERSONAS, counts, strict=True)}
 
 
 def change_days(persona: np.ndarray, start_day: int, end_day: int, rng: np.random.Generator) -> np.ndarray:

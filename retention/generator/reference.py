@@ -15,15 +15,42 @@ SURNAMES = tuple(
 # dict.fromkeys drops repeated characters while keeping the order stable.
 GIVEN_NAME_CHARS = tuple(
     dict.fromkeys(
-    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月"
-    "莺媛瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓纨仪荷丹蓉眉君琴蕊薇菁梦岚苑"
-    "浩宇轩然子涵博文思源晨阳一鸣俊豪志远天佑家乐"
+        "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月"
+        "莺媛瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓纨仪荷丹蓉眉君琴蕊薇菁梦岚苑"
+        "浩宇轩然子涵博文思源晨阳一鸣俊豪志远天佑家乐"
     )
 )
 EMAIL_HANDLES = (
-    "xiaoming", "xiaohong", "lucky", "sunny", "happy", "tiantian", "lele", "panda", "coco", "momo",
-    "dragon", "tiger", "apple", "orange", "yoyo", "kiki", "star", "moon", "cloud", "river",
-    "wang", "li", "zhang", "liu", "chen", "yang", "zhao", "huang", "zhou", "wu",
+    "xiaoming",
+    "xiaohong",
+    "lucky",
+    "sunny",
+    "happy",
+    "tiantian",
+    "lele",
+    "panda",
+    "coco",
+    "momo",
+    "dragon",
+    "tiger",
+    "apple",
+    "orange",
+    "yoyo",
+    "kiki",
+    "star",
+    "moon",
+    "cloud",
+    "river",
+    "wang",
+    "li",
+    "zhang",
+    "liu",
+    "chen",
+    "yang",
+    "zhao",
+    "huang",
+    "zhou",
+    "wu",
 )
 EMAIL_DOMAINS = ("qq.com", "163.com", "126.com", "sina.com", "gmail.com", "outlook.com", "foxmail.com")
 

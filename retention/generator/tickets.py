@@ -51,7 +51,9 @@ _THEME_SHARE = np.array([PROFILES[p].theme_share for p in PERSONAS])
 
 
 # Ordinary texts by ticket type, then themed texts, as one lookup table.
-_TEXTS, _TEXT_OFFSET, _TEXT_COUNT = flatten_tables([TICKET_TEXTS[t] for t in TICKET_TYPES] + [THEMED_TEXTS[t] for t in _THEMES])
+_TEXTS, _TEXT_OFFSET, _TEXT_COUNT = flatten_tables(
+    [TICKET_TEXTS[t] for t in TICKET_TYPES] + [THEMED_TEXTS[t] for t in _THEMES]
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ def open_tickets(
     k = len(member)
     opened_at = day * SECONDS_PER_DAY + np.sort(seconds_in_day(rng, SERVICE_HOURS, k))
     ticket_type = weighted_choice(rng, _TICKET_TYPE_WEIGHTS, k)
-    themed = after_change[member] & (_THEME_CODE[persona[member]] >= 0) & (rng.random(k) < _THEME_SHARE[persona[member]])
+    themed = (
+        after_change[member] & (_THEME_CODE[persona[member]] >= 0) & (rng.random(k) < _THEME_SHARE[persona[member]])
+    )
     # A themed message is raised as a consultation or a complaint.
     ticket_type = np.where(themed, np.where(rng.random(k) < 0.5, 0, 1), ticket_type)
     table = np.where(themed, len(TICKET_TYPES) + _THEME_CODE[persona[member]], ticket_type)
@@ -97,7 +101,9 @@ def open_tickets(
     return TicketDay(opened, updates, update_time // SECONDS_PER_DAY)
 
 
-def _status_changes(opened: pl.DataFrame, ticket_type: np.ndarray, rng: np.random.Generator) -> tuple[pl.DataFrame, np.ndarray]:
+def _status_changes(
+    opened: pl.DataFrame, ticket_type: np.ndarray, rng: np.random.Generator
+) -> tuple[pl.DataFrame, np.ndarray]:
     """The later deliveries of the day's tickets: a resolution, or for long-open complaints
     an `in_progress` update first and a resolution weeks later (often beyond the range)."""
     k = opened.height

@@ -15,7 +15,16 @@ import polars as pl
 
 from retention.generator.common import day_date, member_ids, pick, rng_for
 from retention.generator.defects import DefectConfig, DefectLog, RowDefectContext, inject_row_defects, split_late_rows
-from retention.generator.formats import CRM_CSV, JSON_LINES, PLAIN_CSV, POS_CSV, SERVICE_CSV, FileStyle, header_only, render
+from retention.generator.formats import (
+    CRM_CSV,
+    JSON_LINES,
+    PLAIN_CSV,
+    POS_CSV,
+    SERVICE_CSV,
+    FileStyle,
+    header_only,
+    render,
+)
 from retention.generator.members import Population
 from retention.generator.personas import PERSONAS
 from retention.landing.contract import EVENTS, MEMBERS, ORDERS, OUTREACH_FEEDBACK, TICKETS, Source
@@ -68,7 +77,7 @@ class LandingWriter:
         target = _DayFiles(self.out_dir, delivery, day)
         rng = rng_for(self.seed, "defects", day, delivery.slot)
         # Always four draws in a fixed order, so a kind's rate never shifts another kind's outcome.
-        draws = dict(zip(("late_file", "resent_file", "empty_file", "header_only_file"), rng.random(4)))
+        draws = dict(zip(("late_file", "resent_file", "empty_file", "header_only_file"), rng.random(4), strict=True))
 
         def drawn(kind: str) -> bool:
             return delivery.file_defects and draws[kind] < self.config.file_rate(kind, self.defect_rate)
@@ -94,8 +103,12 @@ class LandingWriter:
     def deliver_header_only(self, delivery: Delivery, day: int) -> None:
         self._write(_DayFiles(self.out_dir, delivery, day), "", header_only(delivery.source, delivery.style), 0)
 
-    def _write_rows(self, target: _DayFiles, tag: str, frame: pl.DataFrame, rng: np.random.Generator) -> tuple[bytes, int]:
-        context = RowDefectContext(self.row_rates, target.delivery.row_defects, target.source, self.unknown_member_floor)
+    def _write_rows(
+        self, target: _DayFiles, tag: str, frame: pl.DataFrame, rng: np.random.Generator
+    ) -> tuple[bytes, int]:
+        context = RowDefectContext(
+            self.row_rates, target.delivery.row_defects, target.source, self.unknown_member_floor
+        )
         frame, counts = inject_row_defects(frame, context, rng)
         data = render(frame, target.delivery.source, target.delivery.style)
         self._write(target, tag, data, frame.height)

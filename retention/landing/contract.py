@@ -317,7 +317,4 @@ OUTREACH_FEEDBACK = Source(
     ),
 )
 
-SOURCES: dict[str, Source] = {
-    s.name: s for s in (MEMBERS, ORDERS, EVENTS, TICKETS, OUTREACH_FEEDBACK)
-}
-
+SOURCES: dict[str, Source] = {s.name: s for s in (MEMBERS, ORDERS, EVENTS, TICKETS, OUTREACH_FEEDBACK)}

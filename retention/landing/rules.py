@@ -53,7 +53,8 @@ def _list(values) -> str:
 def cleaned(column: str) -> str:
     """The trimmed text value, NULL for the usual spellings of 'nothing'."""
     col = quote_ident(column)
-    return f"CASE WHEN lower(trim({col})) IN ({', '.join(quote_literal(t) for t in NULL_TOKENS)}) THEN NULL ELSE trim({col}) END"
+    nothing = ", ".join(quote_literal(t) for t in NULL_TOKENS)
+    return f"CASE WHEN lower(trim({col})) IN ({nothing}) THEN NULL ELSE trim({col}) END"
 
 
 def typed(col: Column, settings: Settings) -> str:
@@ -64,7 +65,8 @@ def typed(col: Column, settings: Settings) -> str:
     if col.type == "timestamp":
         with_offset = f"regexp_matches({value}, '(Z|[+-]\\d{{2}}:?\\d{{2}})$')"
         return (
-            f"CASE WHEN {with_offset} THEN (try_cast({value} AS TIMESTAMPTZ) AT TIME ZONE {quote_literal(settings.timezone)}) "
+            f"CASE WHEN {with_offset} "
+            f"THEN (try_cast({value} AS TIMESTAMPTZ) AT TIME ZONE {quote_literal(settings.timezone)}) "
             f"ELSE try_strptime({value}, {_list(TIMESTAMP_FORMATS + DATE_FORMATS)}) END"
         )
     if col.type == "date":
@@ -74,7 +76,10 @@ def typed(col: Column, settings: Settings) -> str:
     if col.type == "integer":
         as_double = f"try_cast({value} AS DOUBLE)"
         # try_cast: a whole number too large for BIGINT (or inf) is a bad value, not a failed load.
-        return f"CASE WHEN isfinite({as_double}) AND {as_double} = floor({as_double}) THEN try_cast({as_double} AS BIGINT) END"
+        return (
+            f"CASE WHEN isfinite({as_double}) AND {as_double} = floor({as_double}) "
+            f"THEN try_cast({as_double} AS BIGINT) END"
+        )
     if col.type == "boolean":
         return (
             f"CASE WHEN lower({value}) IN ({', '.join(map(quote_literal, TRUE_TOKENS))}) THEN TRUE "
@@ -82,7 +87,8 @@ def typed(col: Column, settings: Settings) -> str:
         )
     if col.type == "code":
         whens = " ".join(
-            f"WHEN lower({value}) IN ({', '.join(quote_literal(s.lower()) for s in (code, *spellings))}) THEN {quote_literal(code)}"
+            f"WHEN lower({value}) IN ({', '.join(quote_literal(s.lower()) for s in (code, *spellings))}) "
+            f"THEN {quote_literal(code)}"
             for code, spellings in col.codes.items()
         )
         return f"CASE {whens} END"
@@ -118,7 +124,9 @@ def column_reasons(col: Column, settings: Settings) -> list[str]:
     if col.type == "amount":
         reasons.append(_reason(f"{parsed} < 0", "negative_amount", col.name, _shown(col)))
         if maximum is not None:
-            reasons.append(_reason(f"{parsed} > {maximum}", "absurd_amount", col.name, _shown(col) + f" || ' > {maximum:g}'"))
+            reasons.append(
+                _reason(f"{parsed} > {maximum}", "absurd_amount", col.name, _shown(col) + f" || ' > {maximum:g}'")
+            )
     elif col.type == "integer":
         bounds = []
         if col.minimum is not None:
@@ -135,7 +143,12 @@ def cross_column_reasons(source: Source) -> list[str]:
     names = set(source.column_names)
     if {"gross_amount", "discount_amount"} <= names:
         reasons.append(
-            _reason("t_discount_amount > t_gross_amount", "inconsistent_amount", "discount_amount", "'discount above gross amount'")
+            _reason(
+                "t_discount_amount > t_gross_amount",
+                "inconsistent_amount",
+                "discount_amount",
+                "'discount above gross amount'",
+            )
         )
     if {"gross_amount", "refund_amount"} <= names:
         reasons.append(
@@ -184,7 +197,7 @@ WITH cleaned AS (
 ), reasoned AS (
   SELECT *,
     CASE WHEN _malformed IS NOT NULL THEN ['malformed_json||' || _malformed]
-    ELSE list_filter([{', '.join(reasons)}], r -> r IS NOT NULL) END AS reasons
+    ELSE list_filter([{", ".join(reasons)}], r -> r IS NOT NULL) END AS reasons
   FROM typed
 ), deduplicated AS (
   SELECT *,
@@ -194,7 +207,7 @@ WITH cleaned AS (
   FROM reasoned
 )
 SELECT
-  {', '.join(final_cols)},
+  {", ".join(final_cols)},
   _landing_date, _source_file, _row_number, _raw, all_reasons AS reasons
 FROM deduplicated
 """
