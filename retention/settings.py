@@ -47,17 +47,14 @@ class Settings:
     load_batch_rows: int = 500_000
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, base_dir: Path | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None, base_dir: Path | None = None) -> Settings:
         """Build settings from `RETENTION_<FIELD>` variables; relative paths resolve from base_dir."""
         env = dict(os.environ if env is None else env)
         base = Path(base_dir) if base_dir else Path.cwd()
         values = {}
         for f in fields(cls):
             raw = env.get(_ENV_PREFIX + f.name.upper())
-            if raw is None or raw == "":
-                value = getattr(cls, f.name)
-            else:
-                value = _parse(f.type, raw, f.name)
+            value = getattr(cls, f.name) if raw is None or raw == "" else _parse(f.type, raw, f.name)
             if isinstance(value, Path) and not value.is_absolute():
                 value = (base / value).resolve()
             values[f.name] = value

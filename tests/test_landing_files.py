@@ -49,7 +49,9 @@ def test_impossible_date_in_the_path_is_not_a_calendar_day(relative):
 
 
 def test_gbk_file_with_chinese_headers_decodes_ungarbled(settings, landing):
-    landing.write("orders/2025-03-01/pos.csv", POS_HEADER + "O1,M1,2025/3/1 10:00:00,门店,上海徐汇店,88,已支付\n", "gbk")
+    landing.write(
+        "orders/2025-03-01/pos.csv", POS_HEADER + "O1,M1,2025/3/1 10:00:00,门店,上海徐汇店,88,已支付\n", "gbk"
+    )
     result = _one(settings, ORDERS)
     assert result.encoding == "gb18030"
     assert result.frame["store_name"].to_list() == ["上海徐汇店"]
@@ -58,14 +60,19 @@ def test_gbk_file_with_chinese_headers_decodes_ungarbled(settings, landing):
 
 
 def test_utf8_file_with_byte_order_mark_keeps_its_first_column(settings, landing):
-    landing.write("tickets/2025-03-01/t.csv", "\ufeffticket_id,member_id,opened_at,ticket_type,status\nT1,M1,2025-03-01 09:00:00,投诉,处理中\n")
+    landing.write(
+        "tickets/2025-03-01/t.csv",
+        "\ufeffticket_id,member_id,opened_at,ticket_type,status\nT1,M1,2025-03-01 09:00:00,投诉,处理中\n",
+    )
     result = _one(settings, TICKETS)
     assert result.encoding == "utf-8-sig"
     assert result.frame["ticket_id"].to_list() == ["T1"]
 
 
 def test_extra_columns_are_ignored_and_reported(settings, landing):
-    landing.write("orders/2025-03-01/pos.csv", POS_HEADER.strip() + ",收银员\nO1,M1,2025/3/1 10:00:00,门店,店,88,已支付,小王\n")
+    landing.write(
+        "orders/2025-03-01/pos.csv", POS_HEADER.strip() + ",收银员\nO1,M1,2025/3/1 10:00:00,门店,店,88,已支付,小王\n"
+    )
     result = _one(settings, ORDERS)
     assert result.extra_columns == ["收银员"]
     assert "收银员" not in result.frame.columns
@@ -74,7 +81,10 @@ def test_extra_columns_are_ignored_and_reported(settings, landing):
 @pytest.mark.parametrize(
     "content, problem",
     [
-        (b"order_id,member_id,order_time\nO1,M1,2025-03-01 10:00:00\n", "missing required column(s) channel, gross_amount, status"),
+        (
+            b"order_id,member_id,order_time\nO1,M1,2025-03-01 10:00:00\n",
+            "missing required column(s) channel, gross_amount, status",
+        ),
         (
             POS_HEADER.encode() + "O1,M1,2025/3/1 10:00:00,门店,店,88,已支付\nO2,M1,2025/3/1".encode(),
             "truncated: last record (line 3) has 3 of 7 fields",

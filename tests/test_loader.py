@@ -23,9 +23,12 @@ POS_ROWS = [
     "O7,M2,2025/3/1 14:00:00,电视购物,上海徐汇店,10,0,已支付",  # unknown_code
 ]
 ONLINE_ROWS = [
-    '{"order_id": "O8", "member_id": "M2", "order_time": "2025-03-01T09:00:00+08:00", "channel": "app", "gross_amount": 99.9, "status": "paid"}',
+    '{"order_id": "O8", "member_id": "M2", "order_time": "2025-03-01T09:00:00+08:00", "channel": "app", '
+    '"gross_amount": 99.9, "status": "paid"}',
     "not json at all",  # malformed_json
-    '{"order_id": "O9", "member_id": "M2", "order_time": "2025-03-01 09:30:00", "channel": "online", "gross_amount": 50, "discount_amount": 80, "status": "paid"}',  # inconsistent_amount
+    # inconsistent_amount
+    '{"order_id": "O9", "member_id": "M2", "order_time": "2025-03-01 09:30:00", "channel": "online", '
+    '"gross_amount": 50, "discount_amount": 80, "status": "paid"}',
 ]
 EXPECTED_REASONS = {
     "unknown_member": 1,
@@ -117,7 +120,9 @@ def test_redelivered_file_duplicates_nothing(day_with_every_defect, landing, set
 
 def test_late_file_is_picked_up_by_rerunning_its_day(day_with_every_defect, landing, settings, warehouse):
     load_range(warehouse, ORDERS, DAY, DAY, settings)
-    landing.write("orders/2025-03-01/pos_late.csv", POS_HEADER + "O10,M2,2025/3/1 21:00:00,门店,上海徐汇店,35,0,已支付\n", "gbk")
+    landing.write(
+        "orders/2025-03-01/pos_late.csv", POS_HEADER + "O10,M2,2025/3/1 21:00:00,门店,上海徐汇店,35,0,已支付\n", "gbk"
+    )
     load_range(warehouse, ORDERS, DAY, DAY, settings)
     assert _counts(warehouse) == {"raw": 3, "quarantine": 9, "files": 3}
 
@@ -137,7 +142,9 @@ def test_unreadable_file_fails_the_range_and_changes_nothing(day_with_every_defe
     before = warehouse.execute("SELECT * EXCLUDE (_loaded_at, _run_id) FROM raw.orders ORDER BY order_id").fetchall()
     assert len(before) == 3
 
-    landing.write("orders/2025-03-01/pos_late.csv", POS_HEADER + "O11,M1,2025/3/1 22:00:00,门店,店,10,0,已支付\n", "gbk")
+    landing.write(
+        "orders/2025-03-01/pos_late.csv", POS_HEADER + "O11,M1,2025/3/1 22:00:00,门店,店,10,0,已支付\n", "gbk"
+    )
     (settings.landing_dir / "orders/2025-03-02/web.jsonl").write_bytes(b'{"order_id": "O21", "memb')
     (settings.landing_dir / "orders/2025-03-02/pos_extra.csv").write_bytes(b"order_id,member_id\nO22,M1\n")
     with pytest.raises(LandingError) as error:
@@ -158,7 +165,9 @@ def test_future_dated_file_fails_the_load_and_changes_nothing(day_with_every_def
     load_range(warehouse, ORDERS, DAY, DAY, settings)
     before = warehouse.execute("SELECT * EXCLUDE (_loaded_at, _run_id) FROM raw.orders ORDER BY order_id").fetchall()
 
-    landing.write("orders/2025-03-01/pos_late.csv", POS_HEADER + "O11,M1,2025/3/1 22:00:00,门店,店,10,0,已支付\n", "gbk")
+    landing.write(
+        "orders/2025-03-01/pos_late.csv", POS_HEADER + "O11,M1,2025/3/1 22:00:00,门店,店,10,0,已支付\n", "gbk"
+    )
     landing.write("orders/2099-01-01/pos.csv", POS_HEADER + "O30,M1,2099/1/1 10:00:00,门店,店,10,0,已支付\n", "gbk")
     with pytest.raises(LandingFileError, match=r"^orders/2099-01-01/pos.csv: landing date 2099-01-01 is in the future"):
         load_range(warehouse, ORDERS, DAY, DAY, settings)
@@ -174,7 +183,10 @@ def test_raw_table_that_drifted_from_the_contract_is_refused(landing, settings, 
     warehouse.execute("CREATE SCHEMA raw")
     warehouse.execute("CREATE TABLE raw.orders (order_id VARCHAR, gross_amount DOUBLE)")
     landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
-    with pytest.raises(LandingSchemaError, match=r"raw.orders does not match the landing contract .*'channel'.*other type \['gross_amount'\]"):
+    with pytest.raises(
+        LandingSchemaError,
+        match=r"raw.orders does not match the landing contract .*'channel'.*other type \['gross_amount'\]",
+    ):
         load_range(warehouse, ORDERS, DAY, DAY, settings)
 
 
@@ -182,9 +194,12 @@ def test_integer_out_of_bigint_range_is_quarantined_not_a_failed_load(landing, s
     landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
     landing.write(
         "events/2025-03-01/app.jsonl",
-        '{"event_id": "E1", "member_id": "M1", "event_time": "2025-03-01 08:00:00", "event_type": "login", "dwell_seconds": 12}\n'
-        '{"event_id": "E2", "member_id": "M1", "event_time": "2025-03-01 08:01:00", "event_type": "page_view", "dwell_seconds": 1e20}\n'
-        '{"event_id": "E3", "member_id": "M1", "event_time": "2025-03-01 08:02:00", "event_type": "page_view", "dwell_seconds": "inf"}\n',
+        '{"event_id": "E1", "member_id": "M1", "event_time": "2025-03-01 08:00:00", "event_type": "login", '
+        '"dwell_seconds": 12}\n'
+        '{"event_id": "E2", "member_id": "M1", "event_time": "2025-03-01 08:01:00", "event_type": "page_view", '
+        '"dwell_seconds": 1e20}\n'
+        '{"event_id": "E3", "member_id": "M1", "event_time": "2025-03-01 08:02:00", "event_type": "page_view", '
+        '"dwell_seconds": "inf"}\n',
     )
     load_range(warehouse, MEMBERS, DAY, DAY, settings)
     report = load_range(warehouse, EVENTS, DAY, DAY, settings)

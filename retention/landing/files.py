@@ -114,7 +114,9 @@ def discover(
         relative = path.relative_to(landing_dir).as_posix()
         if path.suffix.lower() not in CSV_SUFFIXES | JSON_SUFFIXES:
             # An Excel or zip export dropped here would otherwise be skipped without a word.
-            raise LandingFileError(relative, f"unsupported file type {path.suffix or '(none)'}; deliver CSV or JSON lines")
+            raise LandingFileError(
+                relative, f"unsupported file type {path.suffix or '(none)'}; deliver CSV or JSON lines"
+            )
         try:
             landing_date = date_in_path(path.relative_to(root).as_posix())
         except ValueError as exc:
@@ -154,7 +156,9 @@ def _decode(data: bytes, file: LandedFile, *, allow_gb18030: bool) -> tuple[str,
         try:
             return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            raise LandingFileError(file.relative_path, f"starts with a UTF-8 byte-order mark but byte {exc.start} is not UTF-8") from exc
+            raise LandingFileError(
+                file.relative_path, f"starts with a UTF-8 byte-order mark but byte {exc.start} is not UTF-8"
+            ) from exc
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
@@ -174,9 +178,9 @@ def _header_map(source: Source) -> dict[str, str]:
 
 
 def _csv_frame(text: str, file: LandedFile, source: Source) -> tuple[pl.DataFrame, list[str]]:
-    empty = pl.DataFrame(
-        {name: pl.Series([], dtype=pl.String) for name in source.column_names}
-    ).with_columns(_row_number=pl.Series([], dtype=pl.Int64))
+    empty = pl.DataFrame({name: pl.Series([], dtype=pl.String) for name in source.column_names}).with_columns(
+        _row_number=pl.Series([], dtype=pl.Int64)
+    )
     if not text.strip():
         return empty, []
     _reject_truncated_csv(text, file)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
@@ -116,11 +116,15 @@ def load_range(
     ensure_tables(con, MEMBERS)
     ensure_tables(con, source)
     report = LoadReport(source.name, start, end, files=len(files))
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
     errors: list[LandingFileError] = []
     con.execute("BEGIN TRANSACTION")
     try:
-        for table, column in ((raw_table(source), "_landing_date"), (QUARANTINE_TABLE, "landing_date"), (MANIFEST_TABLE, "landing_date")):
+        for table, column in (
+            (raw_table(source), "_landing_date"),
+            (QUARANTINE_TABLE, "landing_date"),
+            (MANIFEST_TABLE, "landing_date"),
+        ):
             source_filter = "" if table == raw_table(source) else f" AND source = {quote_literal(source.name)}"
             con.execute(f"DELETE FROM {table} WHERE {column} BETWEEN ? AND ?{source_filter}", [start, end])
         for batch in _batches_of_whole_days(files, settings.load_batch_rows):
@@ -166,7 +170,9 @@ def _with_lineage(result: ReadResult) -> pl.DataFrame:
     )
 
 
-def _load_batch(con, source: Source, settings: Settings, results: list[ReadResult], run_id, loaded_at, report: LoadReport):
+def _load_batch(
+    con, source: Source, settings: Settings, results: list[ReadResult], run_id, loaded_at, report: LoadReport
+):
     text_cols = source.column_names
     csv_frames = [_with_lineage(r) for r in results if r.file.format == "csv"]
     json_frames = [_with_lineage(r) for r in results if r.file.format == "jsonl"]
@@ -179,7 +185,8 @@ def _load_batch(con, source: Source, settings: Settings, results: list[ReadResul
     if csv_frames:
         con.register("csv_batch", pl.concat(csv_frames, how="diagonal_relaxed"))
         con.execute(
-            f"INSERT INTO _landing_batch SELECT _landing_date, _source_file, _row_number, NULL, NULL, {select_text} FROM csv_batch"
+            "INSERT INTO _landing_batch SELECT _landing_date, _source_file, _row_number, NULL, NULL, "
+            f"{select_text} FROM csv_batch"
         )
     if json_frames:
         con.register("json_batch", pl.concat(json_frames, how="diagonal_relaxed"))
@@ -193,12 +200,15 @@ def _load_batch(con, source: Source, settings: Settings, results: list[ReadResul
               {extracts}
             FROM (SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM json_batch)"""
         )
-    checked = checked_rows_sql(source, settings, "_landing_batch", f"{RAW_SCHEMA}.members" if source.references_members else None)
+    checked = checked_rows_sql(
+        source, settings, "_landing_batch", f"{RAW_SCHEMA}.members" if source.references_members else None
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}")
     typed_cols = ", ".join(quote_ident(c) for c in text_cols)
     con.execute(
         f"INSERT INTO {raw_table(source)} ({typed_cols}, {', '.join(LINEAGE_COLUMNS)}) "
-        f"SELECT {typed_cols}, _landing_date, _source_file, _row_number, ?, ? FROM _checked WHERE len(reasons) = 0 ORDER BY _landing_date, _source_file, _row_number",
+        f"SELECT {typed_cols}, _landing_date, _source_file, _row_number, ?, ? FROM _checked WHERE len(reasons) = 0 "
+        "ORDER BY _landing_date, _source_file, _row_number",
         [run_id, loaded_at],
     )
     con.execute(
@@ -220,7 +230,19 @@ def _load_batch(con, source: Source, settings: Settings, results: list[ReadResul
         read, loaded = counts.get(r.file.relative_path, (0, 0))
         con.execute(
             f"INSERT INTO {MANIFEST_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [source.name, r.file.landing_date, r.file.relative_path, r.sha256, r.encoding, read, loaded, read - loaded, r.extra_columns, run_id, loaded_at],
+            [
+                source.name,
+                r.file.landing_date,
+                r.file.relative_path,
+                r.sha256,
+                r.encoding,
+                read,
+                loaded,
+                read - loaded,
+                r.extra_columns,
+                run_id,
+                loaded_at,
+            ],
         )
         report.rows_read += read
         report.rows_loaded += loaded
