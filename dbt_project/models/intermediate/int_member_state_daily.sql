@@ -17,7 +17,7 @@ tiered as (
         max(tiers.tier_rank) as tier_rank
     from measures
     inner join {{ ref('tiers') }} as tiers
-        on measures.spend_tier_window >= tiers.min_trailing_spend or measures.paid_level >= tiers.min_paid_level
+        on {{ reaches_tier('measures.spend_tier_window', 'measures.paid_level') }}
     group by all
 ),
 

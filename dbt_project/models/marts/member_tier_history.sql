@@ -53,7 +53,7 @@ tiered as (
         max(tiers.tier_rank) as tier_rank
     from states
     inner join {{ ref('tiers') }} as tiers
-        on states.trailing_spend >= tiers.min_trailing_spend or states.paid_level >= tiers.min_paid_level
+        on {{ reaches_tier('states.trailing_spend', 'states.paid_level') }}
     group by all
 ),
 
