@@ -5,13 +5,13 @@
 -- depends_on: {{ ref('stg_app__events') }}, {{ ref('stg_service__tickets') }}
 {% set configured = var('as_of_date') %}
 select
-    {% if configured %}
+{% if configured %}
     cast('{{ configured }}' as date) as as_of_date
     {% else %}
-    greatest(
-        (select max(landing_date) from {{ ref('stg_crm__members') }}),
-        (select max(landing_date) from {{ ref('stg_commerce__orders') }}),
-        (select max(landing_date) from {{ ref('stg_app__events') }}),
-        (select max(landing_date) from {{ ref('stg_service__tickets') }})
-    ) as as_of_date
-    {% endif %}
+greatest(
+    (select max(landing_date) from {{ ref('stg_crm__members') }}),
+    (select max(landing_date) from {{ ref('stg_commerce__orders') }}),
+    (select max(landing_date) from {{ ref('stg_app__events') }}),
+    (select max(landing_date) from {{ ref('stg_service__tickets') }})
+) as as_of_date
+{% endif %}

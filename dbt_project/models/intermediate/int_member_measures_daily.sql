@@ -20,7 +20,12 @@ with evaluation_days as (
 ),
 
 members_on_days as (
-    select d.as_of_date, m.member_id, m.member_key, m.registered_at, m.paid_level
+    select
+        d.as_of_date,
+        m.member_id,
+        m.member_key,
+        m.registered_at,
+        m.paid_level
     from evaluation_days as d
     inner join {{ ref('int_member_states') }} as m on {{ known_on('m', 'd.as_of_date') }}
 ),
@@ -44,11 +49,23 @@ windowed as (
 ),
 
 window_changes as (
-    select member_id, window_name, enters as change_day, 1 as days, orders, spend
+    select
+        member_id,
+        window_name,
+        enters as change_day,
+        1 as days,
+        orders,
+        spend
     from windowed
     where leaves is null or enters < leaves
     union all
-    select member_id, window_name, leaves, -1, -orders, -spend
+    select
+        member_id,
+        window_name,
+        leaves,
+        -1,
+        -orders,
+        -spend
     from windowed
     where leaves is not null and enters < leaves
 ),
@@ -89,7 +106,7 @@ passing_purchase_days as (
         max(p.purchase_date) as last_purchase_date
     from members_on_days as m
     inner join purchase_days as p
-        on p.member_id = m.member_id and p.known_to is not null and {{ known_on('p', 'm.as_of_date') }}
+        on m.member_id = p.member_id and p.known_to is not null and {{ known_on('p', 'm.as_of_date') }}
     group by all
 ),
 
@@ -116,11 +133,21 @@ logins as (
 -- An interaction is a day with any app event or any order placed (even if refunded later: the
 -- member showed up), known from the first delivery that tells of it.
 interaction_days as (
-    select member_id, interaction_date, min(known_from) as known_from
+    select
+        member_id,
+        interaction_date,
+        min(known_from) as known_from
     from (
-        select member_id, event_date as interaction_date, known_from from events
+        select
+            member_id,
+            event_date as interaction_date,
+            known_from
+        from events
         union all
-        select member_id, cast(ordered_at as date), greatest(landing_date, cast(ordered_at as date))
+        select
+            member_id,
+            cast(ordered_at as date),
+            greatest(landing_date, cast(ordered_at as date))
         from {{ ref('stg_commerce__orders') }}
     )
     group by all
@@ -136,11 +163,17 @@ last_interactions as (
 ),
 
 recent_interaction_changes as (
-    select member_id, greatest(known_from, interaction_date) as change_day, 1 as days
+    select
+        member_id,
+        greatest(known_from, interaction_date) as change_day,
+        1 as days
     from interaction_days
     where greatest(known_from, interaction_date) < interaction_date + {{ var('segment_window_days') }}
     union all
-    select member_id, interaction_date + {{ var('segment_window_days') }}, -1
+    select
+        member_id,
+        interaction_date + {{ var('segment_window_days') }},
+        -1
     from interaction_days
     where greatest(known_from, interaction_date) < interaction_date + {{ var('segment_window_days') }}
 ),

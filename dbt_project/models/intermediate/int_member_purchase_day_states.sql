@@ -3,15 +3,33 @@
 -- the day its first purchase became known and stops being one if every order of it is later
 -- refunded or cancelled. orders / spend are that day's purchase orders and net spend while known so.
 with purchases as (
-    select member_id, cast(ordered_at as date) as purchase_date, known_from, known_to, net_spend
+    select
+        member_id,
+        cast(ordered_at as date) as purchase_date,
+        known_from,
+        known_to,
+        net_spend
     from {{ ref('int_order_states') }}
     where is_purchase
 ),
 
 changes as (
-    select member_id, purchase_date, known_from as change_day, 1 as orders, net_spend as spend from purchases
+    select
+        member_id,
+        purchase_date,
+        known_from as change_day,
+        1 as orders,
+        net_spend as spend
+    from purchases
     union all
-    select member_id, purchase_date, known_to, -1, -net_spend from purchases where known_to is not null
+    select
+        member_id,
+        purchase_date,
+        known_to,
+        -1,
+        -net_spend
+    from purchases
+    where known_to is not null
 ),
 
 running as (
@@ -27,6 +45,12 @@ running as (
     window day_changes as (partition by member_id, purchase_date order by change_day)
 )
 
-select member_id, purchase_date, known_from, known_to, cast(orders as bigint) as orders, spend
+select
+    member_id,
+    purchase_date,
+    known_from,
+    known_to,
+    cast(orders as bigint) as orders,
+    spend
 from running
 where orders > 0

@@ -32,7 +32,7 @@ rated as (
         case
             when measures.purchase_days_all_time >= 2
                 then date_diff('day', measures.first_purchase_date, measures.last_purchase_date)
-                / (measures.purchase_days_all_time - 1)
+                    / (measures.purchase_days_all_time - 1)
         end as mean_purchase_interval_days
     from measures
     left join tiered using (as_of_date, member_id)
@@ -60,4 +60,4 @@ select
         else 'churned'
     end as lifecycle_stage
 from rated
-left join {{ ref('tiers') }} as tiers on tiers.tier_rank = rated.tier_rank
+left join {{ ref('tiers') }} as tiers on rated.tier_rank = tiers.tier_rank

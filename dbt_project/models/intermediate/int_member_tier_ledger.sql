@@ -4,7 +4,11 @@
 -- this ledger is the trailing-window spend on any day, without a row per member and day.
 {% set window = var('tier_window_days') %}
 with sales as (
-    select order_id, member_id, cast(ordered_at as date) as order_date, net_amount
+    select
+        order_id,
+        member_id,
+        cast(ordered_at as date) as order_date,
+        net_amount
     from {{ ref('int_orders__as_of') }}
 ),
 
@@ -30,18 +34,37 @@ refund_steps as (
 ),
 
 ledger as (
-    select member_id, order_date as change_date, net_amount as delta from sales
+    select
+        member_id,
+        order_date as change_date,
+        net_amount as delta
+    from sales
     union all
-    select member_id, order_date + {{ window }}, -net_amount from sales
+    select
+        member_id,
+        order_date + {{ window }},
+        -net_amount
+    from sales
     union all
-    select member_id, refund_date, -refunded_now from refund_steps
+    select
+        member_id,
+        refund_date,
+        -refunded_now
+    from refund_steps
     where refunded_now <> 0 and refund_date < order_date + {{ window }}
     union all
-    select member_id, order_date + {{ window }}, refunded_now from refund_steps
+    select
+        member_id,
+        order_date + {{ window }},
+        refunded_now
+    from refund_steps
     where refunded_now <> 0 and refund_date < order_date + {{ window }}
 )
 
-select member_id, change_date, sum(delta) as delta
+select
+    member_id,
+    change_date,
+    sum(delta) as delta
 from ledger
 where change_date <= {{ as_of_date() }}
 group by all

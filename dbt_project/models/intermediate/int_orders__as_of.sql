@@ -1,5 +1,5 @@
 -- Each order as known at the end of the as-of day (one whole row: its latest known version).
 -- Refunds and cancellations delivered after the as-of day do not exist yet.
-select * exclude (known_from, known_to)
+select * exclude (o.known_from, o.known_to)
 from {{ ref('int_order_states') }} as o
 where {{ known_on('o', as_of_date()) }}

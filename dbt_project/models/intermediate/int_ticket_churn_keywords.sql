@@ -9,6 +9,6 @@ from {{ ref('int_ticket_states') }} as t
 inner join {{ ref('churn_keywords') }} as k
     on contains(lower(t.content), lower(k.keyword))
 qualify row_number() over (
-    partition by t.ticket_id, t.known_from
-    order by k.category = 'competitor' desc, strpos(lower(t.content), lower(k.keyword)), k.keyword
-) = 1
+        partition by t.ticket_id, t.known_from
+        order by k.category = 'competitor' desc, strpos(lower(t.content), lower(k.keyword)), k.keyword
+    ) = 1

@@ -1,7 +1,11 @@
 -- One row per member known at the end of the as-of day: registration facts, consent, tier, value
 -- segment (分层), lifecycle stage and high-value flag. No name, mobile, e-mail or birthday.
 with current_tier as (
-    select member_key, tier, tier_name_zh, valid_from as tier_since
+    select
+        member_key,
+        tier,
+        tier_name_zh,
+        valid_from as tier_since
     from {{ ref('member_tier_history') }}
     where is_current
 )
@@ -37,5 +41,5 @@ select
     a.as_of_date
 from {{ ref('int_members__as_of') }} as m
 inner join {{ ref('int_member_activity') }} as a using (member_id)
-left join current_tier as t on t.member_key = m.member_key
-left join {{ ref('member_rfm') }} as r on r.member_key = m.member_key
+left join current_tier as t on m.member_key = t.member_key
+left join {{ ref('member_rfm') }} as r on m.member_key = r.member_key

@@ -18,13 +18,18 @@ members as (
 ),
 
 churn_text as (
-    select d.as_of_date, t.member_id, t.ticket_id, k.keyword, k.category
+    select
+        d.as_of_date,
+        t.member_id,
+        t.ticket_id,
+        k.keyword,
+        k.category
     from days as d
     inner join {{ ref('int_ticket_states') }} as t
         on {{ known_on('t', 'd.as_of_date') }}
-        and date_diff('day', cast(t.opened_at as date), d.as_of_date) < {{ var('risk_text_window_days') }}
+            and date_diff('day', cast(t.opened_at as date), d.as_of_date) < {{ var('risk_text_window_days') }}
     inner join {{ ref('int_ticket_churn_keywords') }} as k using (ticket_id, known_from)
-    qualify row_number() over (partition by d.as_of_date, t.member_id order by t.opened_at desc, t.ticket_id) = 1
+    qualify row_number() over (partition by d.as_of_date, t.member_id order by t.opened_at desc, t.ticket_id asc) = 1
 ),
 
 open_complaints as (
@@ -36,9 +41,9 @@ open_complaints as (
     from days as d
     inner join {{ ref('int_ticket_states') }} as t
         on {{ known_on('t', 'd.as_of_date') }}
-        and t.ticket_type = 'complaint'
-        and t.status not in ('resolved', 'closed')
-        and date_diff('hour', t.opened_at, d.as_of_date + interval 1 day) > {{ var('risk_complaint_open_hours') }}
+            and t.ticket_type = 'complaint'
+            and t.status not in ('resolved', 'closed')
+            and date_diff('hour', t.opened_at, d.as_of_date + interval 1 day) > {{ var('risk_complaint_open_hours') }}
     qualify row_number() over (partition by d.as_of_date, t.member_id order by t.opened_at, t.ticket_id) = 1
 ),
 
@@ -54,7 +59,7 @@ flagged as (
         m.last_login_at,
         m.last_login_at is not null
         and date_diff('day', cast(m.last_login_at as date), m.as_of_date) >= {{ var('risk_no_login_days') }}
-        as flag_no_login,
+            as flag_no_login,
         churn_text.ticket_id as churn_text_ticket_id,
         churn_text.keyword as churn_text_keyword,
         churn_text.category as churn_text_category,
@@ -75,8 +80,8 @@ flagged as (
 counted as (
     select
         *,
-        flag_frequency_drop::int + flag_no_login::int + flag_churn_text::int + flag_overdue::int
-        + flag_open_complaint::int as flag_count,
+        cast(flag_frequency_drop as int) + cast(flag_no_login as int) + cast(flag_churn_text as int) + cast(flag_overdue as int)
+        + cast(flag_open_complaint as int) as flag_count,
         list_filter([
             case when flag_frequency_drop then 'frequency_drop' end,
             case when flag_no_login then 'no_login' end,

@@ -37,11 +37,11 @@ periods as (
         churn_start.lifecycle_stage as lifecycle_at_churn_start
     from at_end as e
     left join states as wake_start
-        on wake_start.member_id = e.member_id and wake_start.as_of_date = e.as_of_date - {{ wake }}
+        on e.member_id = wake_start.member_id and wake_start.as_of_date = e.as_of_date - {{ wake }}
     left join states as repurchase_start
-        on repurchase_start.member_id = e.member_id and repurchase_start.as_of_date = e.as_of_date - {{ repurchase }}
+        on e.member_id = repurchase_start.member_id and repurchase_start.as_of_date = e.as_of_date - {{ repurchase }}
     left join states as churn_start
-        on churn_start.member_id = e.member_id and churn_start.as_of_date = e.as_of_date - {{ churn }}
+        on e.member_id = churn_start.member_id and churn_start.as_of_date = e.as_of_date - {{ churn }}
 ),
 
 period_counts as (
@@ -69,7 +69,7 @@ spend_ranked as (
     select
         as_of_date,
         spend_tier_window,
-        row_number() over (partition by as_of_date order by spend_tier_window desc, member_key) as spend_rank,
+        row_number() over (partition by as_of_date order by spend_tier_window desc, member_key asc) as spend_rank,
         count(*) over (partition by as_of_date) as members
     from at_end
 ),
@@ -84,7 +84,9 @@ top_share as (
 ),
 
 risk as (
-    select as_of_date, count(*) filter (where risk_level = 'high') as high_risk_members
+    select
+        as_of_date,
+        count(*) filter (where risk_level = 'high') as high_risk_members
     from {{ ref('member_churn_risk') }}
     where as_of_date in (select as_of_date from days)
     group by as_of_date

@@ -30,7 +30,9 @@ with buyers as (
 ),
 
 measured as (
-    select *, date_diff('day', last_purchase_date, {{ as_of }}) as recency_days
+    select
+        *,
+        date_diff('day', last_purchase_date, {{ as_of }}) as recency_days
     from buyers
 ),
 
@@ -124,7 +126,7 @@ segmented as (
     from scored
     left join {{ ref('rfm_segments') }} as segments
         on scored.r_score between segments.r_min and segments.r_max
-        and scored.f_score between segments.f_min and segments.f_max
+            and scored.f_score between segments.f_min and segments.f_max
     qualify row_number() over (partition by scored.member_id order by segments.priority) = 1
 )
 

@@ -3,12 +3,18 @@
 -- current). Tier = the highest tier in seeds/tiers.csv whose trailing net spend or paid level the
 -- member reaches.
 with members as (
-    select member_id, member_key, cast(registered_at as date) as registered_date
+    select
+        member_id,
+        member_key,
+        cast(registered_at as date) as registered_date
     from {{ ref('int_members__as_of') }}
 ),
 
 paid_levels as (
-    select member_id, cast(valid_from as date) as change_date, paid_level
+    select
+        member_id,
+        cast(valid_from as date) as change_date,
+        paid_level
     from {{ ref('stg_crm__members') }}
     where {{ known_as_of('landing_date', 'valid_from') }}
     qualify row_number() over (partition by member_id, cast(valid_from as date) order by valid_from desc) = 1
@@ -23,11 +29,20 @@ spend as (
 ),
 
 change_dates as (
-    select member_id, registered_date as change_date from members
+    select
+        member_id,
+        registered_date as change_date
+    from members
     union
-    select member_id, change_date from paid_levels
+    select
+        member_id,
+        change_date
+    from paid_levels
     union
-    select member_id, change_date from spend
+    select
+        member_id,
+        change_date
+    from spend
 ),
 
 states as (
@@ -83,5 +98,5 @@ select
     lead(transitions.change_date) over (partition by transitions.member_id order by transitions.change_date) is null as is_current
 from transitions
 inner join members using (member_id)
-inner join {{ ref('tiers') }} as tiers on tiers.tier_rank = transitions.tier_rank
-left join {{ ref('tiers') }} as previous on previous.tier_rank = transitions.previous_rank
+inner join {{ ref('tiers') }} as tiers on transitions.tier_rank = tiers.tier_rank
+left join {{ ref('tiers') }} as previous on transitions.previous_rank = previous.tier_rank
