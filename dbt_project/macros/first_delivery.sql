@@ -1,5 +1,7 @@
 {#- Keep one row per delivered version: among exact copies of the same columns, the copy delivered
-    first (earliest landing day, then file and row). The earliest copy, not the latest, so that
+    first (earliest landing day, then file and row). Pass the recorded time (recorded_at) rather than a
+    raw optional updated_at, so that an export without it that returns a record to an earlier state
+    (reopened, refund reversed) is a new version, not a copy of the first one. The earliest copy, not the latest, so that
     filtering on landing_date <= as_of_date later finds the same row whether or not the data runs
     past that date (no look-ahead). Which version of a record is current is decided downstream. -#}
 {% macro first_delivery(key_columns) -%}

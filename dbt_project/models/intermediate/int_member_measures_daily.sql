@@ -131,7 +131,7 @@ logins as (
 ),
 
 -- An interaction is a day with any app event or any order placed (even if refunded later: the
--- member showed up), known from the first delivery that tells of it.
+-- member showed up), known from the first delivery that tells of it (as int_order_states knows it).
 interaction_days as (
     select
         member_id,
@@ -147,7 +147,7 @@ interaction_days as (
         select
             member_id,
             cast(ordered_at as date),
-            greatest(landing_date, cast(ordered_at as date))
+            greatest(landing_date, cast(status_at as date), cast(ordered_at as date))
         from {{ ref('stg_commerce__orders') }}
     )
     group by all

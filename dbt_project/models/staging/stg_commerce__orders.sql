@@ -24,7 +24,7 @@ renamed as (
         _row_number as source_row_number
     from source
     {{ first_delivery([
-        'order_id', 'updated_at', 'member_id', 'order_time', 'channel', 'store_id', 'store_name', 'city',
+        'order_id', recorded_at('updated_at', 'order_time'), 'member_id', 'order_time', 'channel', 'store_id', 'store_name', 'city',
         'gross_amount', 'discount_amount', 'coupon_code', 'status', 'refund_amount',
     ]) }}
 )

@@ -20,7 +20,7 @@ renamed as (
         _row_number as source_row_number
     from source
     {{ first_delivery([
-        'ticket_id', 'updated_at', 'member_id', 'opened_at', 'closed_at', 'ticket_type', 'status', 'content',
+        'ticket_id', recorded_at('updated_at', 'opened_at'), 'member_id', 'opened_at', 'closed_at', 'ticket_type', 'status', 'content',
         'satisfaction',
     ]) }}
 )
