@@ -18,9 +18,9 @@ paid_levels as (
     from {{ ref('stg_crm__members') }}
     where {{ known_as_of('landing_date', 'valid_from') }}
     qualify row_number() over (
-        partition by member_id, cast(valid_from as date)
-        order by valid_from desc, landing_date desc, source_file desc, source_row_number desc
-    ) = 1
+            partition by member_id, cast(valid_from as date)
+            order by valid_from desc, landing_date desc, source_file desc, source_row_number desc
+        ) = 1
 ),
 
 spend as (
