@@ -110,7 +110,11 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, dbt: DbtCliResource, retention: RetentionResource, config: DbtBuildConfig
     ):
         # dbt's profile reads the warehouse path from the same setting as every other asset.
-        os.environ["RETENTION_WAREHOUSE"] = retention.warehouse
+        settings = retention.settings()
+        os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse)
+        # ... and its DuckDB limits (the profile cannot compute "one thread per core" itself).
+        for name, value in settings.duckdb_config().items():
+            os.environ[f"RETENTION_DUCKDB_{name.upper()}"] = str(value)
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else None
         history_from = history_start(config.history_from, context.run.tags)
         yield from dbt.cli(dbt_build_args(as_of, config.full_refresh, history_from), context=context).stream()

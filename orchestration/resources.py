@@ -36,7 +36,7 @@ class RetentionResource(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         path = Path(self.warehouse)
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=self.settings().duckdb_config())
         try:
             yield con
         finally:

@@ -7,6 +7,7 @@ suites run on GX's pandas datasource over a narrow projection pulled from DuckDB
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -59,28 +60,74 @@ def _batch_definition():
 
 
 def run_suite(name: str, frame: pd.DataFrame, expectations: list[gx.expectations.Expectation]) -> SuiteOutcome:
+    return run_suite_in_chunks(name, [frame], expectations)
+
+
+def run_suite_in_chunks(
+    name: str, frames: Iterable[pd.DataFrame], expectations: list[gx.expectations.Expectation]
+) -> SuiteOutcome:
+    """Validate the rows of several frames as one batch, holding one frame in memory at a time.
+
+    An expectation fails if it fails on any chunk, except one with `mostly`, which is judged on the
+    counts pooled over every chunk. The caller chunks so that row-set expectations (uniqueness per
+    landing day) see whole groups.
+    """
     suite = gx.ExpectationSuite(name=name, expectations=expectations)
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-    outcome = SuiteOutcome(suite=name, rows=len(frame), evaluated=len(expectations))
-    result = batch.validate(suite, result_format="SUMMARY")
-    for res in result.results:
-        if res.success:
-            continue
-        config = res.expectation_config
-        details = res.result or {}
-        outcome.failures.append(
-            {
-                "severity": (config.meta or {}).get("severity", "ERROR"),
-                "expectation": config.type,
-                "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
-                "unexpected_count": details.get("unexpected_count"),
-                "unexpected_percent": _rounded(details.get("unexpected_percent")),
-                "examples": [str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
-                "observed": _plain(details.get("observed_value")),
-                "error": (res.exception_info or {}).get("exception_message") if res.exception_info else None,
-            }
-        )
+    pooled = [_Pooled(e) for e in expectations]
+    rows = 0
+    for frame in frames:
+        rows += len(frame)
+        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suite, result_format="SUMMARY")
+        for pool, res in zip(pooled, result.results, strict=True):
+            pool.add(res)
+    outcome = SuiteOutcome(suite=name, rows=rows, evaluated=len(expectations))
+    outcome.failures = [pool.failure() for pool in pooled if not pool.passed]
     return outcome
+
+
+@dataclass
+class _Pooled:
+    """One expectation's results over the chunks of a batch."""
+
+    expectation: gx.expectations.Expectation
+    chunk_failed: bool = False
+    unexpected: int = 0
+    counted: int = 0  # non-null values evaluated
+    examples: list[str] = field(default_factory=list)
+    observed: object = None
+    error: str | None = None
+
+    def add(self, res) -> None:
+        details = res.result or {}
+        self.chunk_failed |= not res.success
+        self.unexpected += details.get("unexpected_count") or 0
+        self.counted += (details.get("element_count") or 0) - (details.get("missing_count") or 0)
+        self.examples += [str(v) for v in (details.get("partial_unexpected_list") or [])][: 5 - len(self.examples)]
+        if not res.success and self.observed is None:
+            self.observed = _plain(details.get("observed_value"))
+        if res.exception_info and res.exception_info.get("exception_message") and self.error is None:
+            self.error = res.exception_info.get("exception_message")
+
+    @property
+    def passed(self) -> bool:
+        mostly = getattr(self.expectation, "mostly", None)
+        if mostly is None or mostly == 1 or self.error:
+            return not self.chunk_failed
+        return self.counted == 0 or self.unexpected / self.counted <= 1 - mostly
+
+    def failure(self) -> dict:
+        config = self.expectation.configuration
+        return {
+            "severity": (self.expectation.meta or {}).get("severity", "ERROR"),
+            "expectation": config.type,
+            "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
+            "unexpected_count": self.unexpected,
+            "unexpected_percent": _rounded(100 * self.unexpected / self.counted) if self.counted else None,
+            "examples": self.examples,
+            "observed": self.observed,
+            "error": self.error,
+        }
 
 
 def _rounded(value):

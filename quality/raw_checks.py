@@ -6,6 +6,7 @@ run, so a broken delivery never reaches the marts.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -13,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from quality.check_results import suite_check_result
-from quality.gx_runner import run_suite
+from quality.gx_runner import run_suite, run_suite_in_chunks
 from quality.raw_suites import load_stats_suite, loaded_rows_columns, loaded_rows_suite
 from retention.landing.contract import Source
 from retention.landing.loader import MANIFEST_TABLE, QUARANTINE_TABLE, raw_table
@@ -42,6 +43,27 @@ def raw_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
             "(exact duplicates excluded) stays at or below RETENTION_MAX_QUARANTINE_RATE.",
         ),
     ]
+
+
+def loaded_rows_frames(
+    con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date, max_rows: int
+) -> Iterator[pd.DataFrame]:
+    """The loaded rows of [start, end] in frames of whole landing days, about `max_rows` rows each
+    (a 21-month history of events does not fit in memory as one frame)."""
+    per_day = con.execute(
+        f"SELECT _landing_date, count(*) FROM {raw_table(source)} WHERE _landing_date BETWEEN ? AND ? "
+        "GROUP BY ALL ORDER BY 1",
+        [start, end],
+    ).fetchall()
+    if not per_day:
+        yield loaded_rows_frame(con, source, start, end)
+        return
+    first, rows = per_day[0][0], 0
+    for (day, n), following in zip(per_day, [*per_day[1:], (None, 0)], strict=True):
+        rows += n
+        if following[0] is None or rows + following[1] > max_rows:
+            yield loaded_rows_frame(con, source, first, day)
+            first, rows = following[0], 0
 
 
 def loaded_rows_frame(con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date) -> pd.DataFrame:
@@ -86,8 +108,10 @@ def load_stats_frame(
 def evaluate_raw_checks(
     con: duckdb.DuckDBPyConnection, source: Source, settings: Settings, start: date, end: date, asset_key: dg.AssetKey
 ) -> list[dg.AssetCheckResult]:
-    rows = run_suite(
-        f"raw_{source.name}_rows", loaded_rows_frame(con, source, start, end), loaded_rows_suite(source, settings)
+    rows = run_suite_in_chunks(
+        f"raw_{source.name}_rows",
+        loaded_rows_frames(con, source, start, end, settings.load_batch_rows),
+        loaded_rows_suite(source, settings),
     )
     stats_frame = load_stats_frame(con, source, start, end, settings)
     stats = run_suite(f"raw_{source.name}_load_stats", stats_frame, load_stats_suite(settings))

@@ -43,8 +43,14 @@ class Settings:
     min_event_time_in_window_share: float = 0.98
     # A latest risk day flagging more than this share of members as high risk is suspicious (warning).
     max_high_risk_share: float = 0.35
-    # Rows per DuckDB insert while loading a partition range (bounds memory, not a business rule).
+    # Rows per transaction while loading a partition range: whole days are committed in batches of about
+    # this many rows, which bounds memory whatever the length of the range (not a business rule).
     load_batch_rows: int = 500_000
+    # DuckDB, for every connection of the pipeline and for dbt: memory it may use before spilling to
+    # the temp directory, and worker threads (0 = one per core).
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 0
+    duckdb_temp_directory: Path = Path("data/duckdb_tmp")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, base_dir: Path | None = None) -> Settings:
@@ -59,6 +65,19 @@ class Settings:
                 value = (base / value).resolve()
             values[f.name] = value
         return cls(**values)
+
+    @property
+    def duckdb_thread_count(self) -> int:
+        return self.duckdb_threads if self.duckdb_threads > 0 else (os.cpu_count() or 1)
+
+    def duckdb_config(self) -> dict[str, str | int]:
+        """DuckDB configuration of every connection the pipeline opens (dbt's profile reads the same
+        settings from the environment)."""
+        return {
+            "memory_limit": self.duckdb_memory_limit,
+            "threads": self.duckdb_thread_count,
+            "temp_directory": str(self.duckdb_temp_directory),
+        }
 
     def env_vars(self) -> dict[str, str]:
         """The settings as environment variables, for subprocesses such as dbt."""

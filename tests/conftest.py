@@ -30,6 +30,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         "RETENTION_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
         "RETENTION_EXPORT_DIR": str(tmp_path / "exports"),
         "RETENTION_GROUND_TRUTH_DIR": str(tmp_path / "ground_truth"),
+        "RETENTION_DUCKDB_TEMP_DIRECTORY": str(tmp_path / "duckdb_tmp"),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -62,7 +62,9 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
         start, end = partition_dates(context)
         settings = retention.settings()
         with retention.connect() as con:
-            report = load_range(con, source, start, end, settings, run_id=context.run_id)
+            report = load_range(
+                con, source, start, end, settings, run_id=context.run_id, on_commit=_log_commit(context, source)
+            )
             checks = evaluate_raw_checks(con, source, settings, start, end, key)
             preview = preview_rows(con, source, start, end)
         context.log.info(
@@ -73,6 +75,16 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
         return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return _raw_asset
+
+
+def _log_commit(context: dg.AssetExecutionContext, source: Source):
+    def log(first: date, last: date, report: LoadReport) -> None:
+        context.log.info(
+            f"{source.name}: committed landing days {first}..{last} "
+            f"({report.rows_loaded:,} rows loaded so far of {report.start}..{report.end})"
+        )
+
+    return log
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:

@@ -1,16 +1,20 @@
-"""Loading a range of landing days of one source into the warehouse, as one transaction.
+"""Loading a range of landing days of one source into the warehouse, a batch of whole days at a time.
 
 Re-loading a day replaces everything that day contributed (rows, quarantine, file manifest), so
-any day can be re-run safely. If any file of the range cannot be read, the transaction is rolled
-back and the error lists every unreadable file: the warehouse is left exactly as it was.
+any day can be re-run safely. Each batch of days (about `load_batch_rows` rows) is one
+transaction: memory stays bounded by one batch whatever the length of the range, and a load that
+fails or is killed leaves every day either fully old or fully new. If a file cannot be read, its
+batch is rolled back, the later days are left as they were, and the error lists every unreadable
+file of the range and the days that were committed before it.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import polars as pl
@@ -33,15 +37,22 @@ LINEAGE_COLUMNS = {
 
 
 class LandingError(Exception):
-    """One or more files of a partition range could not be read; nothing was changed."""
+    """One or more files of a partition range could not be read. Days before the first batch holding
+    an unreadable file were committed (`committed`, a (first, last) pair or None); the others were
+    not changed."""
 
-    def __init__(self, source: str, errors: list[LandingFileError]):
+    def __init__(self, source: str, errors: list[LandingFileError], committed: tuple[date, date] | None, end: date):
         lines = "\n".join(f"  - {e.file}: {e.problem}" for e in errors)
-        super().__init__(
-            f"{len(errors)} {source} file(s) could not be read; nothing was loaded or changed for the "
-            f"requested days:\n{lines}"
-        )
+        if committed is None:
+            outcome = "nothing was loaded or changed for the requested days"
+        else:
+            outcome = (
+                f"days {committed[0]}..{committed[1]} were loaded and committed; days "
+                f"{committed[1] + timedelta(days=1)}..{end} were not changed"
+            )
+        super().__init__(f"{len(errors)} {source} file(s) could not be read; {outcome}:\n{lines}")
         self.errors = errors
+        self.committed = committed
 
 
 class LandingSchemaError(Exception):
@@ -61,6 +72,7 @@ class LoadReport:
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     empty_files: list[str] = field(default_factory=list)
     encodings: Counter = field(default_factory=Counter)
+    transactions: int = 0  # batches of days committed
 
 
 def raw_table(source: Source) -> str:
@@ -110,57 +122,72 @@ def load_range(
     end: date,
     settings: Settings,
     run_id: str = "manual",
+    on_commit: Callable[[date, date, LoadReport], None] | None = None,
 ) -> LoadReport:
-    """Replace the landing days [start, end] of `source` with what is in the landing folder now."""
+    """Replace the landing days [start, end] of `source` with what is in the landing folder now.
+
+    `on_commit(first, last, report)` is called after each batch of days is committed (for progress logs:
+    if the process dies, the days up to the last one reported are loaded)."""
     files = discover(settings.landing_dir, source, start, end, settings=settings)
     ensure_tables(con, MEMBERS)
     ensure_tables(con, source)
     report = LoadReport(source.name, start, end, files=len(files))
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     errors: list[LandingFileError] = []
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table, column in (
-            (raw_table(source), "_landing_date"),
-            (QUARANTINE_TABLE, "landing_date"),
-            (MANIFEST_TABLE, "landing_date"),
-        ):
-            source_filter = "" if table == raw_table(source) else f" AND source = {quote_literal(source.name)}"
-            con.execute(f"DELETE FROM {table} WHERE {column} BETWEEN ? AND ?{source_filter}", [start, end])
-        for batch in _batches_of_whole_days(files, settings.load_batch_rows):
-            results = []
-            for file in batch:
-                try:
-                    results.append(read_landed_file(file, source))
-                except LandingFileError as exc:
-                    errors.append(exc)
-            if not errors:  # after the first unreadable file, keep reading only to report all of them
-                _load_batch(con, source, settings, results, run_id, loaded_at, report)
-        if errors:
-            raise LandingError(source.name, errors)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    committed: tuple[date, date] | None = None
+    for first, last, batch in day_batches(files, start, end, settings.load_batch_rows):
+        results = []
+        for file in batch:
+            try:
+                results.append(read_landed_file(file, source))
+            except LandingFileError as exc:
+                errors.append(exc)
+        if errors:  # after the first unreadable file, keep reading only to report all of them
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _delete_days(con, source, first, last)
+            _load_batch(con, source, settings, results, run_id, loaded_at, report)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        committed = (start, last)
+        report.transactions += 1
+        if on_commit is not None:
+            on_commit(first, last, report)
+    if errors:
+        raise LandingError(source.name, errors, committed, end)
     return report
 
 
-def _batches_of_whole_days(files: list[LandedFile], max_rows: int):
-    """Group files into batches of about `max_rows` rows that never split a landing day
-    (duplicates are found per day)."""
+def _delete_days(con: duckdb.DuckDBPyConnection, source: Source, first: date, last: date) -> None:
+    for table, column in (
+        (raw_table(source), "_landing_date"),
+        (QUARANTINE_TABLE, "landing_date"),
+        (MANIFEST_TABLE, "landing_date"),
+    ):
+        source_filter = "" if table == raw_table(source) else f" AND source = {quote_literal(source.name)}"
+        con.execute(f"DELETE FROM {table} WHERE {column} BETWEEN ? AND ?{source_filter}", [first, last])
+
+
+def day_batches(files: list[LandedFile], start: date, end: date, max_rows: int):
+    """Split [start, end] into consecutive spans of whole days holding about `max_rows` rows each:
+    yields (first day, last day, files). The spans cover every day of the range, days without files
+    included (re-loading such a day clears it), and never split a day (duplicates are found per day)."""
     batch: list[LandedFile] = []
     batch_size = 0
-    for _, day_files in itertools.groupby(files, key=lambda f: f.landing_date):
+    first = start
+    for day, day_files in itertools.groupby(files, key=lambda f: f.landing_date):
         day_files = list(day_files)
         # Rough row estimate from file size (~100 bytes a row) keeps memory bounded without a pre-scan.
         day_size = sum(f.path.stat().st_size for f in day_files) // 100
         if batch and batch_size + day_size > max_rows:
-            yield batch
-            batch, batch_size = [], 0
+            yield first, day - timedelta(days=1), batch
+            batch, batch_size, first = [], 0, day
         batch.extend(day_files)
         batch_size += day_size
-    if batch:
-        yield batch
+    yield first, end, batch
 
 
 def _with_lineage(result: ReadResult) -> pl.DataFrame:

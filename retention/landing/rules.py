@@ -179,15 +179,15 @@ def checked_rows_sql(source: Source, settings: Settings, batch_table: str, membe
                 "'member_id = \"' || v_member_id || '\" not in member master'",
             )
         )
-    raw_values = ", ".join(f"{quote_literal(c.name)}, {quote_ident(c.name)}" for c in cols)
+    # Qualified: the delivered text column, not the typed column of the same name selected beside it.
+    raw_values = ", ".join(f"{quote_literal(c.name)}, delivered.{quote_ident(c.name)}" for c in cols)
     # Values are stored as delivered: a missing optional `updated_at` stays NULL in raw, and staging
     # decides what stands in for it (filling it here made a later refund look like the original sale).
     final_cols = [f"t_{c.name} AS {quote_ident(c.name)}" for c in cols]
     dedupe_key = ", ".join(f"v_{c.name}" for c in cols)
     return f"""
 WITH cleaned AS (
-  SELECT _landing_date, _source_file, _row_number, _malformed,
-    coalesce(_raw, CAST(json_object({raw_values}) AS VARCHAR)) AS _raw,
+  SELECT *,
     {cleaned_cols}
   FROM {batch_table}
 ), typed AS (
@@ -208,6 +208,9 @@ WITH cleaned AS (
 )
 SELECT
   {", ".join(final_cols)},
-  _landing_date, _source_file, _row_number, _raw, all_reasons AS reasons
-FROM deduplicated
+  _landing_date, _source_file, _row_number,
+  -- The delivered text is kept for quarantined rows only: for all rows it would double a batch's memory.
+  CASE WHEN len(all_reasons) > 0 THEN coalesce(_raw, CAST(json_object({raw_values}) AS VARCHAR)) END AS _raw,
+  all_reasons AS reasons
+FROM deduplicated AS delivered
 """
