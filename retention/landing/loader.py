@@ -21,7 +21,7 @@ import polars as pl
 
 from retention.landing.contract import MEMBERS, Source
 from retention.landing.files import LandedFile, LandingFileError, ReadResult, discover, read_landed_file
-from retention.landing.rules import SQL_TYPES, checked_rows_sql, quote_ident, quote_literal
+from retention.landing.rules import SQL_TYPES, checked_rows_sql, mark_copies_sql, quote_ident, quote_literal
 from retention.settings import Settings
 
 RAW_SCHEMA = "raw"
@@ -231,6 +231,7 @@ def _load_batch(
         source, settings, "_landing_batch", f"{RAW_SCHEMA}.members" if source.references_members else None
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}")
+    con.execute(mark_copies_sql(source, "_checked"))
     typed_cols = ", ".join(quote_ident(c) for c in text_cols)
     con.execute(
         f"INSERT INTO {raw_table(source)} ({typed_cols}, {', '.join(LINEAGE_COLUMNS)}) "
@@ -238,14 +239,17 @@ def _load_batch(
         "ORDER BY _landing_date, _source_file, _row_number",
         [run_id, loaded_at],
     )
+    raw_values = ", ".join(f"{quote_literal(c)}, delivered.{quote_ident(c)}" for c in text_cols)
     con.execute(
         f"""INSERT INTO {QUARANTINE_TABLE}
-        SELECT ?, _landing_date, _source_file, _row_number,
+        SELECT ?, _checked._landing_date, _source_file, _row_number,
           split_part(reasons[1], '|', 1), nullif(split_part(reasons[1], '|', 2), ''),
           array_to_string(list_transform(reasons, r -> split_part(r, '|', 3)), '; '),
           list_transform(reasons, r -> split_part(r, '|', 1)),
-          _raw, ?, ?
-        FROM _checked WHERE len(reasons) > 0""",
+          -- The delivered text, kept for quarantined rows only (for all rows it would double a batch's memory).
+          coalesce(delivered._raw, CAST(json_object({raw_values}) AS VARCHAR)), ?, ?
+        FROM _checked JOIN _landing_batch AS delivered USING (_source_file, _row_number)
+        WHERE len(reasons) > 0""",
         [source.name, run_id, loaded_at],
     )
     per_file = con.execute(
