@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 # Tools of the venv (dbt, dagster) first on PATH, also for the processes dagster dev starts.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup manifest demo run test lint ui docs contract check-lifetimes clean
+.PHONY: setup manifest demo run test lint ui docs contract check-lifetimes bench clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ contract: setup
 # `make demo`); tests/test_btyd_lifetimes.py does the same on a hand-made fixture.
 check-lifetimes: $(LIFETIMES_VENV)/.installed
 	$(LIFETIMES_VENV)/bin/python scripts/check_btyd_with_lifetimes.py $${RETENTION_WAREHOUSE:-data/warehouse.duckdb}
+
+# The pipeline at SCALE=small|medium|large (10k / 100k / 1M members, 21 months) or all, against a
+# hand-written DuckDB floor; data cached in RETENTION_BENCH_DIR (default ~/.cache/retention-bench).
+SCALE ?= small
+bench: manifest
+	$(BIN)/python -m bench.run_bench $(SCALE)
 
 clean:
 	rm -rf data .dagster dbt_project/target dbt_project/logs

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--seed", type=int, default=DEMO_SEED)
     gen.add_argument("--defect-rate", type=float, default=DEMO_DEFECT_RATE, help="share of rows with realistic defects")
     gen.add_argument("--out", type=Path, default=None, help="landing folder (default: RETENTION_LANDING_DIR)")
+    gen.add_argument("--activity", type=float, default=1.0, help="scale of every member's orders and app sessions")
 
     run = commands.add_parser("run", help="load every day up to --through and rebuild everything downstream")
     run.add_argument("--through", type=date.fromisoformat, required=True)
@@ -47,7 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.command == "generate":
         _generate(
-            settings, args.out or settings.landing_dir, args.members, args.start, args.end, args.seed, args.defect_rate
+            settings,
+            args.out or settings.landing_dir,
+            args.members,
+            args.start,
+            args.end,
+            args.seed,
+            args.defect_rate,
+            args.activity,
         )
         return 0
     if args.command == "run":
@@ -63,11 +71,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _generate(
-    settings: Settings, out: Path, members: int, start: date, end: date, seed: int, defect_rate: float
+    settings: Settings,
+    out: Path,
+    members: int,
+    start: date,
+    end: date,
+    seed: int,
+    defect_rate: float,
+    activity: float = 1.0,
 ) -> None:
     from retention.generator import generate
 
-    print(f"Generating {members:,} members, {start}..{end}, seed {seed}, into {out} ...", flush=True)
+    print(
+        f"Generating {members:,} members, {start}..{end}, seed {seed}, activity {activity:g}, into {out} ...",
+        flush=True,
+    )
     summary = generate(
         Path(out),
         members=members,
@@ -76,6 +94,7 @@ def _generate(
         seed=seed,
         defect_rate=defect_rate,
         truth_dir=settings.ground_truth_dir,
+        activity=activity,
     )
     rows = ", ".join(f"{source} {n:,}" for source, n in summary.rows_per_source.items())
     print(f"  wrote {sum(summary.files_per_source.values()):,} files in {summary.elapsed_seconds:.1f}s: {rows}")

@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from quality.gx_runner import run_suite
+from quality.gx_runner import run_suite, run_suite_in_chunks
 from quality.raw_checks import QUARANTINE_RATE, VALID_ROWS, evaluate_raw_checks, load_stats_frame
 from quality.raw_suites import load_stats_suite, loaded_rows_suite
 from retention.landing.contract import MEMBERS, ORDERS
@@ -64,6 +64,25 @@ def test_duplicate_key_and_events_off_the_landing_day_only_warn(settings):
         ("expect_compound_columns_to_be_unique", "['order_id', 'updated_at', '_landing_date']", "WARN"),
         ("expect_column_values_to_be_between", "event_day_offset", "WARN"),
     }
+
+
+def test_chunks_are_judged_together(settings):
+    """A history is validated in chunks of whole days: an expectation with `mostly` is judged on the pooled
+    counts, every other one fails if any chunk breaks it."""
+    suite = loaded_rows_suite(ORDERS, settings)  # event_day_offset within +-1 day for at least 98% of rows
+    clean = pd.concat([_orders_frame()] * 50, ignore_index=True).assign(
+        order_id=[f"O{i}" for i in range(150)], event_day_offset=0
+    )  # 150 rows
+    late = _orders_frame(order_id=["L1", "L2", "L3"], event_day_offset=[5, 0, 0])  # 1 of 3 late: 33% alone
+
+    pooled = run_suite_in_chunks("orders", [clean, late], suite)  # 1 of 153 late: 0.65%, within 2%
+    assert pooled.passed and pooled.rows == 153
+    assert not run_suite("orders", late, suite).passed
+
+    broken = _orders_frame(order_id=["B1", "B2", "B3"], channel=["store", "tv", "app"])
+    outcome = run_suite_in_chunks("orders", [clean, broken, late], suite)
+    assert _failed(outcome) == {("expect_column_values_to_be_in_set", "channel", "ERROR")}
+    assert outcome.failures[0]["unexpected_count"] == 1 and outcome.failures[0]["examples"] == ["tv"]
 
 
 def test_quarantine_rate_above_the_setting_fails(settings):

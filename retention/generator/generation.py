@@ -80,17 +80,21 @@ def generate(
     persona_shares: dict[str, float] | None = None,
     defects: DefectConfig | None = None,
     member_changes: MemberChangeRates | None = None,
+    activity: float = 1.0,
 ) -> GenerationSummary:
     """Write demo landing files for `members` members over [start, end] into `out_dir`.
 
     The generator's own source folders under `out_dir` are replaced, so files of an earlier run
     never mix with this one; nothing else in `out_dir` is touched. The same arguments give
-    byte-identical files.
+    byte-identical files. `activity` scales every member's orders and app sessions (the benchmark's
+    largest scale uses fewer per member, as a retailer with a million members has many occasional ones).
     """
     began = time.perf_counter()
     out_dir = Path(out_dir)
     truth_dir = Path(truth_dir) if truth_dir is not None else out_dir.parent / "ground_truth"
     _check_arguments(out_dir, truth_dir, members, start, end, defect_rate)
+    if activity <= 0:
+        raise ValueError("activity must be above 0")
     _prepare_folders(out_dir, truth_dir)
 
     start_day, end_day = day_number(start), day_number(end)
@@ -99,7 +103,7 @@ def generate(
     )
     write_personas(population, truth_dir / PERSONAS_FILE)
     writer = LandingWriter(out_dir, seed, defect_rate, defects or DefectConfig(), unknown_member_floor=members)
-    loop = _DayLoop(population, writer, seed, start_day, end_day, member_changes or MemberChangeRates())
+    loop = _DayLoop(population, writer, seed, start_day, end_day, member_changes or MemberChangeRates(), activity)
     for day in range(start_day, end_day + 1):
         loop.run_day(day)
     writer.log.write(truth_dir / DEFECTS_FILE)
@@ -145,6 +149,7 @@ class _DayLoop:
         start_day: int,
         end_day: int,
         member_changes: MemberChangeRates,
+        activity: float = 1.0,
     ):
         self.population = population
         self.writer = writer
@@ -152,6 +157,7 @@ class _DayLoop:
         self.start_day = start_day
         self.end_day = end_day
         self.member_changes = member_changes
+        self.activity = activity
         self.pending_refunds = PendingRows(end_day)
         self.pending_ticket_updates = PendingRows(end_day)
 
@@ -162,7 +168,7 @@ class _DayLoop:
         factors = activity_factors(p.persona[:active], p.change_day[:active], day, self.start_day, self.end_day)
         pattern = day_pattern(day_date(day))
 
-        orders = new_orders(p, day, pattern, factors.orders, rng_for(self.seed, "orders", day))
+        orders = new_orders(p, day, pattern, factors.orders * self.activity, rng_for(self.seed, "orders", day))
         refunds, refund_day = refunds_of(orders, day, rng_for(self.seed, "orders", day, 1))
         self.pending_refunds.add(refunds, refund_day)
         orders = _by_update_time([orders, *self.pending_refunds.pop(day)], "order_id")
@@ -170,7 +176,9 @@ class _DayLoop:
         self.writer.deliver(POS_ORDERS, day, orders.filter(in_store))
         self.writer.deliver(ONLINE_ORDERS, day, orders.filter(~in_store))
 
-        events = day_events(p, day, pattern.sessions, factors.sessions, rng_for(self.seed, "events", day))
+        events = day_events(
+            p, day, pattern.sessions, factors.sessions * self.activity, rng_for(self.seed, "events", day)
+        )
         self.writer.deliver(APP_EVENTS, day, events)
 
         tickets = open_tickets(p, day, factors.tickets, factors.after_change, rng_for(self.seed, "tickets", day))

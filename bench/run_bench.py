@@ -1,0 +1,266 @@
+"""`make bench SCALE=small|medium|large|all`: the pipeline at retailer scale, against a hand-written floor.
+
+For a scale, the demo generator's data (cached in $RETENTION_BENCH_DIR, outside git, reused while its
+parameters are unchanged) is run through the real pipeline (`retention run`: every ingestion asset,
+dbt build, checks, downstream assets) in a fresh warehouse:
+  1. full build: every landing day but the last (the whole history);
+  2. daily incremental: the last landing day, then everything downstream, on top of (1);
+  3. floor: bench/floor.sql, one DuckDB script computing the same member-level results from the files;
+  4. pandas: RFM and the BTYD summary as an analyst would write them (killed above a memory limit).
+Each is a separate process whose whole process tree is sampled for resident memory. The table is
+printed and saved as results.json beside the data; `all` runs the three scales and shows growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.measure import Measured, run_measured
+
+# Members and activity (orders and app sessions per member, x the demo's) of each scale: large is a
+# retailer with a million members, many of them occasional (~20M orders, ~100M events over 21 months).
+SCALES = {
+    "small": (10_000, 1.0),
+    "medium": (100_000, 1.0),
+    "large": (1_000_000, 0.45),
+}
+START, END, SEED, DEFECT_RATE = date(2024, 1, 1), date(2025, 9, 30), 7, 0.01
+GB = 1_000_000_000
+
+
+@dataclass
+class Stage:
+    name: str
+    wall_seconds: float
+    peak_gb: float
+    rows: int | None = None
+    note: str = ""
+
+    @property
+    def rows_per_second(self) -> float | None:
+        return self.rows / self.wall_seconds if self.rows and self.wall_seconds else None
+
+
+def bench_dir() -> Path:
+    return Path(os.environ.get("RETENTION_BENCH_DIR", Path.home() / ".cache" / "retention-bench"))
+
+
+def python() -> str:
+    return sys.executable
+
+
+def retention_cli() -> str:
+    return str(Path(sys.executable).parent / "retention")
+
+
+def pipeline_env(work: Path, landing: Path, truth: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETENTION_")}
+    env.update(
+        RETENTION_LANDING_DIR=str(landing),
+        RETENTION_GROUND_TRUTH_DIR=str(truth),
+        RETENTION_WAREHOUSE=str(work / "warehouse.duckdb"),
+        RETENTION_EXPORT_DIR=str(work / "exports"),
+        RETENTION_DUCKDB_TEMP_DIRECTORY=str(work / "duckdb_tmp"),
+        DAGSTER_HOME=str(work / "dagster_home"),
+        # dbt and dagster of this interpreter's environment, whether or not it is activated.
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    # Limits a bench run may set for the pipeline (defaults: the pipeline's own settings).
+    for name in ("RETENTION_DUCKDB_MEMORY_LIMIT", "RETENTION_DUCKDB_THREADS", "RETENTION_LOAD_BATCH_ROWS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def generated(scale: str, folder: Path) -> Stage | None:
+    """Generate the scale's landing files unless the cache already holds them; a Stage if it generated."""
+    members, activity = SCALES[scale]
+    parameters = {"members": members, "activity": activity, "start": str(START), "end": str(END), "seed": SEED}
+    marker = folder / "generated.json"
+    if marker.exists() and json.loads(marker.read_text()).get("parameters") == parameters:
+        return None
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    env = {**os.environ, "RETENTION_GROUND_TRUTH_DIR": str(folder / "ground_truth")}
+    command = [retention_cli(), "generate", "--members", str(members), "--activity", str(activity)]
+    command += ["--start", str(START), "--end", str(END), "--seed", str(SEED), "--defect-rate", str(DEFECT_RATE)]
+    command += ["--out", str(folder / "landing")]
+    measured = run_measured(command, env=env, log=folder / "generate.log")
+    if measured.returncode != 0:
+        raise SystemExit(f"generating {scale} failed; see {folder / 'generate.log'}")
+    marker.write_text(json.dumps({"parameters": parameters}))
+    return Stage("generate data", measured.wall_seconds, measured.peak_gb, note=_last_line(folder / "generate.log"))
+
+
+def _last_line(path: Path, contains: str = "wrote") -> str:
+    lines = [line.strip() for line in path.read_text().splitlines() if contains in line]
+    return lines[-1] if lines else ""
+
+
+def rows_read(warehouse: Path, first: date, last: date) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(
+            "SELECT coalesce(sum(rows_read), 0) FROM raw.landed_files WHERE landing_date BETWEEN ? AND ?",
+            [first, last],
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def step_seconds(dagster_home: Path) -> dict[str, float]:
+    """Wall seconds of each step of the latest run in the bench's Dagster instance."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        run = instance.get_runs(limit=1)[0]
+        return {
+            s.step_key: round(s.end_time - s.start_time, 1)
+            for s in instance.get_run_step_stats(run.run_id)
+            if s.end_time and s.start_time
+        }
+
+
+def pipeline_stage(name: str, work: Path, env: dict, first: date, last: date) -> tuple[Stage, dict[str, float]]:
+    command = [retention_cli(), "run", "--from", str(first), "--through", str(last)]
+    log = work / f"{name.replace(' ', '_')}.log"
+    measured = run_measured(command, env=env, log=log)
+    if measured.returncode != 0:
+        raise SystemExit(f"{name} failed (exit {measured.returncode}); see {log}")
+    rows = rows_read(work / "warehouse.duckdb", first, last)
+    return Stage(name, measured.wall_seconds, measured.peak_gb, rows), step_seconds(work / "dagster_home")
+
+
+def floor_stage(landing: Path, work: Path, as_of: date, memory_limit: str) -> Stage:
+    out = work / "floor.json"
+    command = [python(), "-m", "bench.floor", str(landing), str(as_of), "--workdir", str(work / "floor")]
+    command += ["--memory-limit", memory_limit, "--json", str(out)]
+    measured = run_measured(command, log=work / "floor.log", cwd=Path(__file__).resolve().parent.parent)
+    if measured.returncode != 0:
+        raise SystemExit(f"the floor failed; see {work / 'floor.log'}")
+    return Stage("floor (hand-written DuckDB SQL)", measured.wall_seconds, measured.peak_gb)
+
+
+def pandas_stage(landing: Path, work: Path, as_of: date, limit_gb: float, timeout: float) -> Stage:
+    command = [python(), "-m", "bench.pandas_baseline", str(landing), str(as_of)]
+    measured: Measured = run_measured(
+        command,
+        log=work / "pandas.log",
+        cwd=Path(__file__).resolve().parent.parent,
+        memory_limit_bytes=int(limit_gb * GB),
+        timeout_seconds=timeout,
+    )
+    note = f"stopped: {measured.stopped}" if measured.stopped else ""
+    if not measured.stopped and measured.returncode != 0:
+        note = f"failed (exit {measured.returncode})"
+    return Stage("pandas RFM + BTYD (analyst notebook)", measured.wall_seconds, measured.peak_gb, note=note)
+
+
+def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict:
+    folder = bench_dir() / scale
+    stages: list[Stage] = []
+    if (stage := generated(scale, folder)) is not None:
+        stages.append(stage)
+    landing, truth, work = folder / "landing", folder / "ground_truth", folder / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = pipeline_env(work, landing, truth)
+
+    last = END
+    full, full_steps = pipeline_stage("full build", work, env, START, last - timedelta(days=1))
+    daily, daily_steps = pipeline_stage("daily incremental", work, env, last, last)
+    floor = floor_stage(landing, work, last, env.get("RETENTION_DUCKDB_MEMORY_LIMIT", "4GB"))
+    pandas = pandas_stage(landing, work, last, pandas_limit_gb, pandas_timeout)
+    stages += [full, daily, floor, pandas]
+    results = {
+        "scale": scale,
+        "members": SCALES[scale][0],
+        "activity": SCALES[scale][1],
+        "machine": machine(),
+        "date": date.today().isoformat(),
+        "stages": [asdict(s) | {"rows_per_second": s.rows_per_second} for s in stages],
+        "full_build_steps": full_steps,
+        "daily_steps": daily_steps,
+        "ratio_full_build_to_floor": full.wall_seconds / floor.wall_seconds,
+        "ratio_pandas_to_floor": None if pandas.note else pandas.wall_seconds / floor.wall_seconds,
+        "landing_bytes": sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()),
+    }
+    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def machine() -> str:
+    memory = next(
+        int(line.split()[1]) * 1024 for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line
+    )
+    return f"{os.cpu_count()} cores, {memory / 2**30:.0f} GiB, {platform.system()} {platform.machine()}"
+
+
+def print_results(results: dict, floor_seconds: float | None = None) -> None:
+    stages = results["stages"]
+    floor = floor_seconds or next(s["wall_seconds"] for s in stages if s["name"].startswith("floor"))
+    print(
+        f"\n{results['scale']}: {results['members']:,} members (activity {results['activity']:g}), "
+        f"{results['landing_bytes'] / 1e9:.1f} GB of landing files; {results['machine']}; {results['date']}"
+    )
+    print(f"  {'stage':<40}{'wall s':>9}{'peak GB':>9}{'rows/s':>11}{'x floor':>9}  note")
+    for s in stages:
+        rate = f"{s['rows_per_second']:,.0f}" if s["rows_per_second"] else ""
+        ratio = "" if s["name"].startswith("generate") or s["note"] else f"{s['wall_seconds'] / floor:.1f}"
+        print(f"  {s['name']:<40}{s['wall_seconds']:>9.1f}{s['peak_gb']:>9.2f}{rate:>11}{ratio:>9}  {s['note']}")
+    for title, key in (("full build", "full_build_steps"), ("daily incremental", "daily_steps")):
+        steps = ", ".join(f"{k} {v:g}" for k, v in sorted(results[key].items(), key=lambda kv: -kv[1]))
+        print(f"  {title} steps (s): {steps}")
+
+
+def print_growth(all_results: list[dict]) -> None:
+    """How time and memory grow from scale to scale (the history is 21 months at every scale)."""
+    print("\nGrowth across scales")
+    print(f"  {'scale':<8}{'members':>11}{'full s':>9}{'full GB':>9}{'daily s':>9}{'daily GB':>10}{'floor s':>9}")
+    for r in all_results:
+        by = {s["name"]: s for s in r["stages"]}
+        full, daily = by["full build"], by["daily incremental"]
+        floor = next(s for s in r["stages"] if s["name"].startswith("floor"))
+        print(
+            f"  {r['scale']:<8}{r['members']:>11,}{full['wall_seconds']:>9.0f}{full['peak_gb']:>9.2f}"
+            f"{daily['wall_seconds']:>9.1f}{daily['peak_gb']:>10.2f}{floor['wall_seconds']:>9.0f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("scale", choices=[*SCALES, "all"])
+    parser.add_argument("--pandas-memory-limit-gb", type=float, default=12.0)
+    parser.add_argument("--pandas-timeout", type=float, default=1800.0, help="seconds")
+    parser.add_argument("--report-only", action="store_true", help="print the saved results, run nothing")
+    args = parser.parse_args(argv)
+    scales = list(SCALES) if args.scale == "all" else [args.scale]
+    all_results = []
+    for scale in scales:
+        saved = bench_dir() / scale / "results.json"
+        if args.report_only:
+            if not saved.exists():
+                print(f"{scale}: no saved results in {saved}")
+                continue
+            results = json.loads(saved.read_text())
+        else:
+            results = run_scale(scale, args.pandas_memory_limit_gb, args.pandas_timeout)
+        print_results(results)
+        all_results.append(results)
+    if len(all_results) > 1:
+        print_growth(all_results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
