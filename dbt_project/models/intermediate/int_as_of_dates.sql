@@ -1,8 +1,10 @@
 -- The days the risk and KPI history is computed for, one row each: from the history_from var (a
 -- range run passes its first day) through the as-of day; just the as-of day when history_from is
 -- empty; every landed day on a full refresh, so that rebuilding the history does not erase it.
+-- Never more than the last history_max_days days (when it is above 0).
 {% set history_from = var('history_from') %}
-with bounds as (
+{% set history_max_days = var('history_max_days') | int %}
+with requested as (
     select
         {% if flags.FULL_REFRESH %}
         (select min(landing_date) from {{ ref('stg_crm__members') }}) as first_day,
@@ -15,6 +17,17 @@ with bounds as (
         {{ as_of_date() }} as first_day,
         {% endif %}
         {{ as_of_date() }} as last_day
+),
+
+bounds as (
+    select
+        {% if history_max_days > 0 %}
+        greatest(first_day, last_day - {{ history_max_days - 1 }}) as first_day,
+        {% else %}
+        first_day,
+        {% endif %}
+        last_day
+    from requested
 )
 
 select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as as_of_date
