@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
-from quality.check_results import suite_check_result
-from quality.gx_runner import run_suite, run_suite_in_chunks
-from quality.raw_suites import load_stats_suite, loaded_rows_columns, loaded_rows_suite
 from retention.landing.contract import Source
 from retention.landing.loader import MANIFEST_TABLE, QUARANTINE_TABLE, raw_table
 from retention.landing.rules import quote_ident
 from retention.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Great Expectations (and pandas) are imported when a check runs, not when the code location loads:
+# importing GX alone takes about 5 s, and the Dagster UI reloads definitions often.
 
 VALID_ROWS = "gx_valid_rows"
 QUARANTINE_RATE = "gx_quarantine_rate"
@@ -67,6 +70,8 @@ def loaded_rows_frames(
 
 
 def loaded_rows_frame(con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date) -> pd.DataFrame:
+    from quality.raw_suites import loaded_rows_columns
+
     columns = []
     for name in loaded_rows_columns(source):
         col = source.column(name)
@@ -108,6 +113,10 @@ def load_stats_frame(
 def evaluate_raw_checks(
     con: duckdb.DuckDBPyConnection, source: Source, settings: Settings, start: date, end: date, asset_key: dg.AssetKey
 ) -> list[dg.AssetCheckResult]:
+    from quality.check_results import suite_check_result
+    from quality.gx_runner import run_suite, run_suite_in_chunks
+    from quality.raw_suites import load_stats_suite, loaded_rows_suite
+
     rows = run_suite_in_chunks(
         f"raw_{source.name}_rows",
         loaded_rows_frames(con, source, start, end, settings.load_batch_rows),
