@@ -141,14 +141,18 @@ def pipeline_stage(name: str, work: Path, env: dict, first: date, last: date) ->
     return Stage(name, measured.wall_seconds, measured.peak_gb, rows), step_seconds(work / "dagster_home")
 
 
-def floor_stage(landing: Path, work: Path, as_of: date, memory_limit: str) -> Stage:
-    out = work / "floor.json"
+def floor_stage(landing: Path, work: Path, as_of: date, memory_limit: str) -> tuple[Stage, dict]:
+    """The floor's run, then how many members it agrees with the pipeline's marts on (not timed)."""
+    from bench.floor import compare_with_marts
+
     command = [python(), "-m", "bench.floor", str(landing), str(as_of), "--workdir", str(work / "floor")]
-    command += ["--memory-limit", memory_limit, "--json", str(out)]
+    command += ["--memory-limit", memory_limit]
     measured = run_measured(command, log=work / "floor.log", cwd=Path(__file__).resolve().parent.parent)
     if measured.returncode != 0:
         raise SystemExit(f"the floor failed; see {work / 'floor.log'}")
-    return Stage("floor (hand-written DuckDB SQL)", measured.wall_seconds, measured.peak_gb)
+    floor_db = work / "floor" / "floor.duckdb"
+    agreement = compare_with_marts(floor_db, work / "warehouse.duckdb")
+    return Stage("floor (hand-written DuckDB SQL)", measured.wall_seconds, measured.peak_gb), agreement
 
 
 def pandas_stage(landing: Path, work: Path, as_of: date, limit_gb: float, timeout: float) -> Stage:
@@ -175,11 +179,12 @@ def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env = pipeline_env(work, landing, truth)
+    (work / "dagster_home").mkdir()
 
     last = END
     full, full_steps = pipeline_stage("full build", work, env, START, last - timedelta(days=1))
     daily, daily_steps = pipeline_stage("daily incremental", work, env, last, last)
-    floor = floor_stage(landing, work, last, env.get("RETENTION_DUCKDB_MEMORY_LIMIT", "4GB"))
+    floor, agreement = floor_stage(landing, work, last, env.get("RETENTION_DUCKDB_MEMORY_LIMIT", "4GB"))
     pandas = pandas_stage(landing, work, last, pandas_limit_gb, pandas_timeout)
     stages += [full, daily, floor, pandas]
     results = {
@@ -192,6 +197,7 @@ def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict
         "full_build_steps": full_steps,
         "daily_steps": daily_steps,
         "ratio_full_build_to_floor": full.wall_seconds / floor.wall_seconds,
+        "floor_agreement": agreement,
         "ratio_pandas_to_floor": None if pandas.note else pandas.wall_seconds / floor.wall_seconds,
         "landing_bytes": sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()),
     }

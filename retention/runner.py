@@ -83,7 +83,7 @@ def warehouse_summary(settings: Settings) -> str:
         ).fetchall()
         models = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('staging', 'marts') ORDER BY table_schema DESC, table_name"
+            "WHERE table_schema = 'marts' ORDER BY table_name"
         ).fetchall()
         model_counts = [
             (f"{schema}.{name}", con.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0])
@@ -98,7 +98,8 @@ def warehouse_summary(settings: Settings) -> str:
         lines.append("Quarantined by reason (raw.quarantine):")
         for source, code, n in reasons:
             lines.append(f"  {source:<18}{code:<22}{n:>9,}")
-    lines.append("Models (staging views, marts):")
+    # Marts only: counting a staging view would run its deduplication over the whole history.
+    lines.append("Marts (what BI tools and the outreach stage read):")
     lines += [f"  {name:<36}{n:>12,} rows" for name, n in model_counts]
     lines += [
         "",
