@@ -110,23 +110,17 @@ passing_purchase_days as (
     group by all
 ),
 
-events as (
-    select
-        member_id,
-        event_type,
-        occurred_at,
-        cast(occurred_at as date) as event_date,
-        greatest(landing_date, cast(occurred_at as date)) as known_from
-    from {{ ref('stg_app__events') }}
+event_days as (
+    select * from {{ ref('int_member_event_days') }}
 ),
 
 logins as (
     select
         member_id,
         known_from as change_day,
-        max(max(occurred_at)) over (partition by member_id order by known_from) as last_login_at
-    from events
-    where event_type = 'login'
+        max(max(last_login_at)) over (partition by member_id order by known_from) as last_login_at
+    from event_days
+    where last_login_at is not null
     group by member_id, known_from
 ),
 
@@ -142,7 +136,7 @@ interaction_days as (
             member_id,
             event_date as interaction_date,
             known_from
-        from events
+        from event_days
         union all
         select
             member_id,
