@@ -72,7 +72,9 @@ class Settings:
 
     def duckdb_config(self) -> dict[str, str | int]:
         """DuckDB configuration of every connection the pipeline opens (dbt's profile reads the same
-        settings from the environment)."""
+        settings from the environment). Creates the temp directory: DuckDB fails on its first spill,
+        not when it connects, if the folder's parent is missing."""
+        self.duckdb_temp_directory.mkdir(parents=True, exist_ok=True)
         return {
             "memory_limit": self.duckdb_memory_limit,
             "threads": self.duckdb_thread_count,
