@@ -69,7 +69,8 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
             preview = preview_rows(con, source, start, end)
         context.log.info(
             f"{source.name} {start}..{end}: {report.files} files, {report.rows_read} rows read, "
-            f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined"
+            f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined, "
+            f"in {report.transactions} transaction(s)"
         )
         metadata = {**load_metadata(report), "preview": dg.MetadataValue.md(preview)}
         return dg.MaterializeResult(metadata=metadata, check_results=checks)
