@@ -7,7 +7,7 @@
     they agree. A full refresh rebuilds everything. -#}
 
 {#- The earliest landing day to recompute, as a 'YYYY-MM-DD' string ('9999-12-31' when nothing changed). -#}
-{% macro reload_from(upstream, landing_column='landing_date', loaded_column='loaded_at', also=none) -%}
+{% macro reload_from(upstream, landing_column='landing_date', loaded_column='loaded_at') -%}
 {%- if not execute -%}
     {{ return("9999-12-31") }}
 {%- endif -%}
@@ -22,18 +22,15 @@
             select min(landing_date) from {{ this }}
             where landing_date not in (select distinct {{ landing_column }} from {{ upstream }})
         ),
-        {{ also if also is not none else "null" }},
         date '9999-12-31'
     ) as varchar)
 {%- endset -%}
 {{ return(run_query(query).columns[0].values()[0]) }}
 {%- endmacro %}
 
-{#- Pre-hook of such a model: delete its rows from reload_from on (by `day_column`, an expression). -#}
-{% macro delete_reloaded_days(
-    upstream, landing_column='landing_date', loaded_column='loaded_at', also=none, day_column='landing_date'
-) -%}
+{#- Pre-hook of such a model: delete its landing days from reload_from on. -#}
+{% macro delete_reloaded_days(upstream, landing_column='landing_date', loaded_column='loaded_at') -%}
 {%- if is_incremental() -%}
-delete from {{ this }} where {{ day_column }} >= '{{ reload_from(upstream, landing_column, loaded_column, also) }}'
+delete from {{ this }} where landing_date >= '{{ reload_from(upstream, landing_column, loaded_column) }}'
 {%- endif -%}
 {%- endmacro %}
