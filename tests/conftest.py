@@ -63,6 +63,15 @@ def warehouse(settings: Settings):
     con.close()
 
 
+def warehouse_rows(settings: Settings, sql: str) -> list[tuple]:
+    """The rows of a query, read through a short read-only connection (none outlives the check)."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 MEMBERS_HEADER = "member_id,name,mobile,registered_at,consent_sms,updated_at\n"
 
 

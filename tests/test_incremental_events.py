@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import duckdb
 import pytest
 
 from retention.runner import run_pipeline
-from tests.conftest import members_csv
+from tests.conftest import members_csv, warehouse_rows
 
 D1, D2, D3, D4 = (date(2025, 3, day) for day in range(1, 5))
 HEADER = "event_id,member_id,event_time,event_type,platform,page,dwell_seconds\n"
@@ -25,14 +24,6 @@ EVENT_DAYS = (
 
 def events(*rows: str) -> str:
     return HEADER + "".join(row + "\n" for row in rows)
-
-
-def _rows(settings, sql):
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture
@@ -54,7 +45,7 @@ def three_days(settings, landing, monkeypatch):
 
 
 def test_a_first_build_keeps_the_first_delivery_of_each_event(three_days):
-    assert _rows(three_days, STAGED) == [
+    assert warehouse_rows(three_days, STAGED) == [
         ("E1", "M1", datetime(2025, 3, 1, 10), D1),
         ("E2", "M2", datetime(2025, 3, 1, 11), D1),
         ("E3", "M1", datetime(2025, 3, 2, 8), D2),
@@ -73,7 +64,7 @@ def test_redelivered_withdrawn_and_new_days_give_what_a_full_rebuild_gives(three
     landing.write("events/2025-03-04/app.csv", events("E6,M1,2025-03-04 20:00:00,page_view,app,home,40"))
     assert run_pipeline(settings, D2, D4).success
 
-    incremental = _rows(settings, STAGED), _rows(settings, EVENT_DAYS)
+    incremental = warehouse_rows(settings, STAGED), warehouse_rows(settings, EVENT_DAYS)
     assert incremental[0] == [
         ("E1", "M1", datetime(2025, 3, 1, 10), D1),
         ("E2", "M2", datetime(2025, 3, 1, 11), D1),
@@ -87,7 +78,7 @@ def test_redelivered_withdrawn_and_new_days_give_what_a_full_rebuild_gives(three
         ("M2", D2, D2, D2, 1, datetime(2025, 3, 2, 9)),
     ]
     # The last login as the marts see it on day 4: M1 on day 1 (E3 was withdrawn), M2 on day 2.
-    assert _rows(
+    assert warehouse_rows(
         settings,
         "SELECT m.member_id, d.last_login_at FROM intermediate.int_member_state_daily AS d "
         "JOIN intermediate.int_members__as_of AS m USING (member_key) "
@@ -95,7 +86,7 @@ def test_redelivered_withdrawn_and_new_days_give_what_a_full_rebuild_gives(three
     ) == [("M1", datetime(2025, 3, 1, 10)), ("M2", datetime(2025, 3, 2, 9))]
 
     assert run_pipeline(settings, D4, D4, full_refresh=True).success
-    assert (_rows(settings, STAGED), _rows(settings, EVENT_DAYS)) == incremental
+    assert (warehouse_rows(settings, STAGED), warehouse_rows(settings, EVENT_DAYS)) == incremental
 
 
 def test_a_day_withdrawn_without_a_new_delivery_leaves_the_tables(three_days):
@@ -103,16 +94,16 @@ def test_a_day_withdrawn_without_a_new_delivery_leaves_the_tables(three_days):
     (settings.landing_dir / "events/2025-03-03/app.csv").unlink()
     assert run_pipeline(settings, D3, D3).success  # day 3 reloaded: no files any more
 
-    assert [row[0] for row in _rows(settings, STAGED)] == ["E1", "E2", "E3"]
-    assert ("M2", D3) not in {(m, landing) for m, landing, *_ in _rows(settings, EVENT_DAYS)}
+    assert [row[0] for row in warehouse_rows(settings, STAGED)] == ["E1", "E2", "E3"]
+    assert ("M2", D3) not in {(m, landing) for m, landing, *_ in warehouse_rows(settings, EVENT_DAYS)}
 
 
 def test_an_unchanged_daily_run_reads_no_event_history(three_days):
     """Re-running the pipeline with nothing new (no partitions reloaded) leaves the tables as they are;
     the first delivery stays the one kept even though its copy is reloaded later."""
     settings = three_days
-    before = _rows(settings, "SELECT event_id, loaded_at FROM staging.stg_app__events ORDER BY 1")
+    before = warehouse_rows(settings, "SELECT event_id, loaded_at FROM staging.stg_app__events ORDER BY 1")
     assert run_pipeline(settings, D3, D3).success  # reloads day 3 only
-    after = _rows(settings, "SELECT event_id, loaded_at FROM staging.stg_app__events ORDER BY 1")
+    after = warehouse_rows(settings, "SELECT event_id, loaded_at FROM staging.stg_app__events ORDER BY 1")
     assert after[:3] == before[:3]  # days 1-2 untouched (same load time)
     assert after[3][0] == "E4" and after[3][1] > before[3][1]  # day 3 rebuilt from its new load

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import duckdb
 import pytest
 
 from retention.runner import run_pipeline
-from tests.conftest import members_csv
+from tests.conftest import members_csv, warehouse_rows
 
 D1, D2, D3, D4, D5 = (date(2025, 3, day) for day in range(1, 6))
 
 # A POS export in GBK with Chinese headers and no 更新时间 (updated_at) column.
 POS_HEADER = "订单号,会员号,下单时间,渠道,订单金额,优惠金额,订单状态,退款金额\n"
 TICKET_HEADER = "ticket_id,member_id,opened_at,ticket_type,status,closed_at,content\n"
+ORDER_STATUSES = "SELECT order_id, status, net_spend, is_purchase FROM marts.fct_orders ORDER BY 1"
+RISK_DAYS = "SELECT as_of_date, count(*) FROM marts.member_churn_risk GROUP BY 1 ORDER BY 1"
 
 
 def _deliveries(landing):
@@ -39,17 +40,9 @@ def _deliveries(landing):
     landing.write("tickets/2025-03-04/cs.csv", TICKET_HEADER + "T1,M1,2025-03-01 09:00:00,投诉,处理中,,门店态度差\n")
 
 
-def _rows(settings, sql):
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _member_ids(settings):
     """member_key -> member_id, for readable assertions (the marts carry only the pseudonym)."""
-    return dict(_rows(settings, "SELECT member_key, member_id FROM intermediate.int_members__as_of"))
+    return dict(warehouse_rows(settings, "SELECT member_key, member_id FROM intermediate.int_members__as_of"))
 
 
 @pytest.fixture
@@ -64,20 +57,20 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
     settings = small_days
     # Load all five days, marts as of day 4: the refund (landed day 5) is not known yet.
     assert run_pipeline(settings, D1, D5, as_of_date=D4).success
-    assert _rows(settings, "SELECT order_id, status, net_spend, is_purchase FROM marts.fct_orders ORDER BY 1") == [
+    assert warehouse_rows(settings, ORDER_STATUSES) == [
         ("O1", "paid", 180, True),
         ("O2", "paid", 0, True),
     ]
     # Raw keeps the missing updated_at as NULL; staging dates the refund by its landing day.
-    assert _rows(settings, "SELECT count(*) FROM raw.orders WHERE updated_at IS NULL") == [(3,)]
-    assert _rows(
+    assert warehouse_rows(settings, "SELECT count(*) FROM raw.orders WHERE updated_at IS NULL") == [(3,)]
+    assert warehouse_rows(
         settings, "SELECT status, status_at FROM staging.stg_commerce__orders WHERE order_id = 'O1' ORDER BY 2"
     ) == [
         ("paid", datetime(2025, 3, 1, 10)),
         ("refunded", datetime(2025, 3, 5)),
     ]
     # The history of the range: days 1..4, two members each.
-    assert _rows(settings, "SELECT as_of_date, count(*) FROM marts.member_churn_risk GROUP BY 1 ORDER BY 1") == [
+    assert warehouse_rows(settings, RISK_DAYS) == [
         (D1, 2),
         (D2, 2),
         (D3, 2),
@@ -86,7 +79,7 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
 
     # Re-running day 5 computes its marts as of day 5: the refund wins, O1 is no purchase.
     assert run_pipeline(settings, D5, D5).success
-    assert _rows(settings, "SELECT order_id, status, net_spend, is_purchase FROM marts.fct_orders ORDER BY 1") == [
+    assert warehouse_rows(settings, ORDER_STATUSES) == [
         ("O1", "refunded", 0, False),
         ("O2", "paid", 0, True),
     ]
@@ -94,7 +87,7 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
     keys = _member_ids(settings)
     btyd = [
         (keys[k], f, r, t, m)
-        for k, f, r, t, m in _rows(
+        for k, f, r, t, m in warehouse_rows(
             settings, 'SELECT member_key, frequency, recency, "T", monetary_value FROM marts.member_btyd_summary'
         )
     ]
@@ -102,7 +95,7 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
 
     # T1 closed on day 2 and reopened on day 4; T2 escalated to a complaint on day 3. Open hours at
     # the end of each day: T1 87 on day 4, 111 on day 5; T2 38 on day 3 (not yet > 48), 62, 86.
-    flagged = _rows(
+    flagged = warehouse_rows(
         settings,
         "SELECT member_key, as_of_date, open_complaint_ticket_id, open_complaint_hours FROM marts.member_churn_risk "
         "WHERE flag_open_complaint ORDER BY 2, 3",
@@ -113,36 +106,36 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
         ("M1", D5, "T1", 111),
         ("M2", D5, "T2", 86),
     ]
-    assert _rows(
+    assert warehouse_rows(
         settings, "SELECT ticket_id, ticket_type, status, closed_at FROM marts.fct_service_tickets ORDER BY 1"
     ) == [
         ("T1", "complaint", "in_progress", None),
         ("T2", "complaint", "in_progress", None),
     ]
-    assert _rows(settings, "SELECT count(*) FROM marts.member_kpis_daily") == [(5,)]
+    assert warehouse_rows(settings, "SELECT count(*) FROM marts.member_kpis_daily") == [(5,)]
 
     # Re-running a day replaces the whole day, even when the member keys change with the salt.
     monkeypatch.setenv("RETENTION_MEMBER_KEY_SALT", "another-salt")
     assert run_pipeline(settings, D5, D5).success
-    assert _rows(settings, "SELECT as_of_date, count(*) FROM marts.member_churn_risk GROUP BY 1 ORDER BY 1") == [
+    assert warehouse_rows(settings, RISK_DAYS) == [
         (D1, 2),
         (D2, 2),
         (D3, 2),
         (D4, 2),
         (D5, 2),
     ]
-    assert _rows(settings, "SELECT count(DISTINCT member_key) FROM marts.member_churn_risk") == [
+    assert warehouse_rows(settings, "SELECT count(DISTINCT member_key) FROM marts.member_churn_risk") == [
         (4,)
     ]  # old keys on days 1-4
 
     # A full refresh recomputes the history of every landed day (with the new keys), instead of erasing it.
     assert run_pipeline(settings, D5, D5, full_refresh=True).success
-    assert _rows(settings, "SELECT as_of_date, count(*) FROM marts.member_churn_risk GROUP BY 1 ORDER BY 1") == [
+    assert warehouse_rows(settings, RISK_DAYS) == [
         (D1, 2),
         (D2, 2),
         (D3, 2),
         (D4, 2),
         (D5, 2),
     ]
-    assert _rows(settings, "SELECT count(DISTINCT member_key) FROM marts.member_churn_risk") == [(2,)]
-    assert _rows(settings, "SELECT count(*) FROM marts.member_kpis_daily") == [(5,)]
+    assert warehouse_rows(settings, "SELECT count(DISTINCT member_key) FROM marts.member_churn_risk") == [(2,)]
+    assert warehouse_rows(settings, "SELECT count(*) FROM marts.member_kpis_daily") == [(5,)]

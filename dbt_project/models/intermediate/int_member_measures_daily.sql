@@ -2,7 +2,9 @@
 -- of that day. Evaluation days are the history days (int_as_of_dates) and the starts of the KPI
 -- periods before them. Windowed counts are kept as running sums of dated changes (a purchase day
 -- enters a window on the day it is known and leaves it when it ages out or is refunded), read with
--- an ASOF join, so the cost grows with purchases and days, not with their product.
+-- an ASOF join, so the cost grows with purchases and days, not with their product. Changes before
+-- the first evaluation day are folded into one change on that day and changes after the last are
+-- dropped: the sums read on evaluation days are the same, and only the evaluated span is sorted.
 {% set purchase_windows = [
     ('all_time', 0, none),
     ('tier_window', 0, var('tier_window_days')),
@@ -17,6 +19,13 @@ with evaluation_days as (
     union
     select cast(as_of_date - {{ period }} as date) from {{ ref('int_as_of_dates') }}
     {% endfor %}
+),
+
+evaluated_span as (
+    select
+        min(as_of_date) as first_day,
+        max(as_of_date) as last_day
+    from evaluation_days
 ),
 
 members_on_days as (
@@ -34,16 +43,20 @@ purchase_days as (
     select * from {{ ref('int_member_purchase_day_states') }}
 ),
 
+-- A purchase day that left a window before the first evaluation day is in none of its sums.
 windowed as (
     {% for name, lower, upper in purchase_windows %}
+    {% set leaves %}{% if upper is none %}p.known_to{% else %}least(coalesce(p.known_to, date '9999-12-31'), p.purchase_date + {{ upper }}){% endif %}{% endset %}
     select
-        member_id,
+        p.member_id,
         '{{ name }}' as window_name,
-        orders,
-        spend,
-        greatest(known_from, purchase_date + {{ lower }}) as enters,
-        {% if upper is none %}known_to{% else %}least(coalesce(known_to, date '9999-12-31'), purchase_date + {{ upper }}){% endif %} as leaves
-    from purchase_days
+        p.orders,
+        p.spend,
+        greatest(p.known_from, p.purchase_date + {{ lower }}) as enters,
+        {{ leaves }} as leaves
+    from purchase_days as p
+    cross join evaluated_span as span
+    where {{ leaves }} is null or {{ leaves }} > span.first_day
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -70,6 +83,19 @@ window_changes as (
     where leaves is not null and enters < leaves
 ),
 
+evaluated_window_changes as (
+    select
+        c.member_id,
+        c.window_name,
+        greatest(c.change_day, span.first_day) as change_day,
+        c.days,
+        c.orders,
+        c.spend
+    from window_changes as c
+    cross join evaluated_span as span
+    where c.change_day <= span.last_day
+),
+
 window_sums as (
     select
         member_id,
@@ -79,7 +105,7 @@ window_sums as (
         {% endfor %}
         sum(coalesce(sum(orders) filter (where window_name = 'tier_window'), 0)) over member_days as orders_tier_window,
         sum(coalesce(sum(spend) filter (where window_name = 'tier_window'), 0)) over member_days as spend_tier_window
-    from window_changes
+    from evaluated_window_changes
     group by member_id, change_day
     window member_days as (partition by member_id order by change_day)
 ),
@@ -89,13 +115,20 @@ window_sums as (
 lasting_purchase_days as (
     select
         member_id,
-        known_from as change_day,
+        change_day,
         min(min(purchase_date)) over member_days as first_purchase_date,
         max(max(purchase_date)) over member_days as last_purchase_date
-    from purchase_days
-    where known_to is null
-    group by member_id, known_from
-    window member_days as (partition by member_id order by known_from)
+    from (
+        select
+            p.member_id,
+            p.purchase_date,
+            greatest(p.known_from, span.first_day) as change_day
+        from purchase_days as p
+        cross join evaluated_span as span
+        where p.known_to is null and p.known_from <= span.last_day
+    )
+    group by member_id, change_day
+    window member_days as (partition by member_id order by change_day)
 ),
 
 passing_purchase_days as (
@@ -117,11 +150,18 @@ event_days as (
 logins as (
     select
         member_id,
-        known_from as change_day,
-        max(max(last_login_at)) over (partition by member_id order by known_from) as last_login_at
-    from event_days
-    where last_login_at is not null
-    group by member_id, known_from
+        change_day,
+        max(max(last_login_at)) over (partition by member_id order by change_day) as last_login_at
+    from (
+        select
+            e.member_id,
+            e.last_login_at,
+            greatest(e.known_from, span.first_day) as change_day
+        from event_days as e
+        cross join evaluated_span as span
+        where e.last_login_at is not null and e.known_from <= span.last_day
+    )
+    group by member_id, change_day
 ),
 
 -- An interaction is a day with any app event or any order placed (even if refunded later: the
@@ -150,10 +190,18 @@ interaction_days as (
 last_interactions as (
     select
         member_id,
-        known_from as change_day,
-        max(max(interaction_date)) over (partition by member_id order by known_from) as last_interaction_date
-    from interaction_days
-    group by member_id, known_from
+        change_day,
+        max(max(interaction_date)) over (partition by member_id order by change_day) as last_interaction_date
+    from (
+        select
+            i.member_id,
+            i.interaction_date,
+            greatest(i.known_from, span.first_day) as change_day
+        from interaction_days as i
+        cross join evaluated_span as span
+        where i.known_from <= span.last_day
+    )
+    group by member_id, change_day
 ),
 
 recent_interaction_changes as (
@@ -177,7 +225,15 @@ recent_interactions as (
         member_id,
         change_day,
         sum(sum(days)) over (partition by member_id order by change_day) as interaction_days_recent
-    from recent_interaction_changes
+    from (
+        select
+            c.member_id,
+            c.days,
+            greatest(c.change_day, span.first_day) as change_day
+        from recent_interaction_changes as c
+        cross join evaluated_span as span
+        where c.change_day <= span.last_day
+    )
     group by member_id, change_day
 )
 
