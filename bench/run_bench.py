@@ -142,17 +142,31 @@ def pipeline_stage(name: str, work: Path, env: dict, first: date, last: date) ->
 
 
 def floor_stage(landing: Path, work: Path, as_of: date, memory_limit: str) -> tuple[Stage, dict]:
-    """The floor's run, then how many members it agrees with the pipeline's marts on (not timed)."""
+    """The floor's best of two runs, then how many members it agrees with the pipeline's marts on (not
+    timed). Best of two: the first run may read the files from disk after the pipeline's runs pushed
+    them out of the page cache (measured at medium: 99 s cold, 29 s warm), and the ratios to the floor
+    should not flatter the pipeline."""
     from bench.floor import compare_with_marts
 
     command = [python(), "-m", "bench.floor", str(landing), str(as_of), "--workdir", str(work / "floor")]
     command += ["--memory-limit", memory_limit]
-    measured = run_measured(command, log=work / "floor.log", cwd=Path(__file__).resolve().parent.parent)
-    if measured.returncode != 0:
-        raise SystemExit(f"the floor failed; see {work / 'floor.log'}")
+    runs = []
+    for attempt in (1, 2):
+        log = work / f"floor-{attempt}.log"
+        measured = run_measured(command, log=log, cwd=Path(__file__).resolve().parent.parent)
+        if measured.returncode != 0:
+            raise SystemExit(f"the floor failed; see {log}")
+        runs.append(measured)
     floor_db = work / "floor" / "floor.duckdb"
     agreement = compare_with_marts(floor_db, work / "warehouse.duckdb")
-    return Stage("floor (hand-written DuckDB SQL)", measured.wall_seconds, measured.peak_gb), agreement
+    seconds = [round(m.wall_seconds, 1) for m in runs]
+    stage = Stage(
+        "floor (hand-written DuckDB SQL)",
+        min(m.wall_seconds for m in runs),
+        max(m.peak_gb for m in runs),
+        note=f"best of {seconds[0]} s and {seconds[1]} s",
+    )
+    return stage, agreement
 
 
 def pandas_stage(landing: Path, work: Path, as_of: date, limit_gb: float, timeout: float) -> Stage:
@@ -209,6 +223,7 @@ def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict
         "daily_steps": daily_steps,
         "ratio_full_build_to_floor": full.wall_seconds / floor.wall_seconds,
         "floor_agreement": agreement,
+        "ratio_daily_to_floor": daily.wall_seconds / floor.wall_seconds,
         "ratio_pandas_to_floor": None if pandas.note else pandas.wall_seconds / floor.wall_seconds,
         "landing_bytes": sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()),
     }
@@ -233,7 +248,8 @@ def print_results(results: dict, floor_seconds: float | None = None) -> None:
     print(f"  {'stage':<40}{'wall s':>9}{'peak GB':>9}{'rows/s':>11}{'x floor':>9}  note")
     for s in stages:
         rate = f"{s['rows_per_second']:,.0f}" if s["rows_per_second"] else ""
-        ratio = "" if s["name"].startswith("generate") or s["note"] else f"{s['wall_seconds'] / floor:.1f}"
+        unfinished = s["note"].startswith(("stopped", "failed"))
+        ratio = "" if s["name"].startswith("generate") or unfinished else f"{s['wall_seconds'] / floor:.1f}"
         print(f"  {s['name']:<40}{s['wall_seconds']:>9.1f}{s['peak_gb']:>9.2f}{rate:>11}{ratio:>9}  {s['note']}")
     for title, key in (("full build", "full_build_steps"), ("daily incremental", "daily_steps")):
         steps = ", ".join(f"{k} {v:g}" for k, v in sorted(results[key].items(), key=lambda kv: -kv[1]))
