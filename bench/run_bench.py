@@ -136,12 +136,30 @@ def pipeline_stage(name: str, work: Path, env: dict, first: date, last: date) ->
     log = work / f"{name.replace(' ', '_')}.log"
     measured = run_measured(command, env=env, log=log)
     if measured.returncode != 0:
-        raise SystemExit(f"{name} failed (exit {measured.returncode}); see {log}")
+        # Still a result worth printing: how long and how much memory it took to fail, and why.
+        note = f"failed (exit {measured.returncode}): {_first_error(log)}; see {log}"
+        return Stage(name, measured.wall_seconds, measured.peak_gb, note=note), step_seconds(work / "dagster_home")
     rows = rows_read(work / "warehouse.duckdb", first, last)
     return Stage(name, measured.wall_seconds, measured.peak_gb, rows), step_seconds(work / "dagster_home")
 
 
-def floor_stage(landing: Path, work: Path, as_of: date, memory_limit: str) -> tuple[Stage, dict]:
+def _first_error(log: Path) -> str:
+    """The first line of the log that says what went wrong (dbt's and DuckDB's errors name it)."""
+    markers = ("Error:", "Error in model", "Error in test", "LandingError", "check raw/")
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if any(m in line for m in markers):
+            # dbt names the model on one line and gives DuckDB's message on the next.
+            detail = lines[i + 1] if "Error in " in line and i + 1 < len(lines) else ""
+            return f"{line} {detail}".strip()[:300]
+    return "no error line in the log"
+
+
+def failed(stage: Stage) -> bool:
+    return stage.note.startswith(("failed", "stopped"))
+
+
+def floor_stage(landing: Path, work: Path, as_of: date, memory_limit: str, compare: bool = True) -> tuple[Stage, dict]:
     """The floor's best of two runs, then how many members it agrees with the pipeline's marts on (not
     timed). Best of two: the first run may read the files from disk after the pipeline's runs pushed
     them out of the page cache (measured at medium: 99 s cold, 29 s warm), and the ratios to the floor
@@ -158,7 +176,7 @@ def floor_stage(landing: Path, work: Path, as_of: date, memory_limit: str) -> tu
             raise SystemExit(f"the floor failed; see {log}")
         runs.append(measured)
     floor_db = work / "floor" / "floor.duckdb"
-    agreement = compare_with_marts(floor_db, work / "warehouse.duckdb")
+    agreement = compare_with_marts(floor_db, work / "warehouse.duckdb") if compare else {}
     seconds = [round(m.wall_seconds, 1) for m in runs]
     stage = Stage(
         "floor (hand-written DuckDB SQL)",
@@ -208,8 +226,13 @@ def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict
 
     last = END
     full, full_steps = pipeline_stage("full build", work, env, START, last - timedelta(days=1))
-    daily, daily_steps = pipeline_stage("daily incremental", work, env, last, last)
-    floor, agreement = floor_stage(landing, work, last, env.get("RETENTION_DUCKDB_MEMORY_LIMIT", "4GB"))
+    daily, daily_steps = Stage("daily incremental", 0.0, 0.0, note="failed: not run, the full build failed"), {}
+    if not failed(full):
+        daily, daily_steps = pipeline_stage("daily incremental", work, env, last, last)
+    # The floor and pandas do not need the pipeline; the agreement with the marts does.
+    floor, agreement = floor_stage(
+        landing, work, last, env.get("RETENTION_DUCKDB_MEMORY_LIMIT", "4GB"), compare=not failed(daily)
+    )
     pandas = pandas_stage(landing, work, last, pandas_limit_gb, pandas_timeout)
     stages += [full, daily, floor, pandas]
     results = {
@@ -221,9 +244,9 @@ def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict
         "stages": [asdict(s) | {"rows_per_second": s.rows_per_second} for s in stages],
         "full_build_steps": full_steps,
         "daily_steps": daily_steps,
-        "ratio_full_build_to_floor": full.wall_seconds / floor.wall_seconds,
+        "ratio_full_build_to_floor": None if failed(full) else full.wall_seconds / floor.wall_seconds,
         "floor_agreement": agreement,
-        "ratio_daily_to_floor": daily.wall_seconds / floor.wall_seconds,
+        "ratio_daily_to_floor": None if failed(daily) else daily.wall_seconds / floor.wall_seconds,
         "ratio_pandas_to_floor": None if pandas.note else pandas.wall_seconds / floor.wall_seconds,
         "landing_bytes": sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()),
     }
@@ -248,7 +271,7 @@ def print_results(results: dict, floor_seconds: float | None = None) -> None:
     print(f"  {'stage':<40}{'wall s':>9}{'peak GB':>9}{'rows/s':>11}{'x floor':>9}  note")
     for s in stages:
         rate = f"{s['rows_per_second']:,.0f}" if s["rows_per_second"] else ""
-        unfinished = s["note"].startswith(("stopped", "failed"))
+        unfinished = s["note"].startswith(("failed", "stopped"))
         ratio = "" if s["name"].startswith("generate") or unfinished else f"{s['wall_seconds'] / floor:.1f}"
         print(f"  {s['name']:<40}{s['wall_seconds']:>9.1f}{s['peak_gb']:>9.2f}{rate:>11}{ratio:>9}  {s['note']}")
     for title, key in (("full build", "full_build_steps"), ("daily incremental", "daily_steps")):
@@ -292,7 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         all_results.append(results)
     if len(all_results) > 1:
         print_growth(all_results)
-    return 0
+    pipeline_failed = any(
+        stage["note"].startswith("failed") for results in all_results for stage in results["stages"][:-1]
+    )
+    return 1 if pipeline_failed else 0
 
 
 if __name__ == "__main__":
