@@ -2,9 +2,8 @@
 -- of that day. Evaluation days are the history days (int_as_of_dates) and the starts of the KPI
 -- periods before them. Windowed counts are kept as running sums of dated changes (a purchase day
 -- enters a window on the day it is known and leaves it when it ages out or is refunded), read with
--- an ASOF join, so the cost grows with purchases and days, not with their product. Changes before
--- the first evaluation day are folded into one change on that day and changes after the last are
--- dropped: the sums read on evaluation days are the same, and only the evaluated span is sorted.
+-- an ASOF join, so the cost grows with purchases and days, not with their product. Only the changes
+-- the evaluation days can read are sorted (macros/evaluated_span.sql: changes_in_span).
 {% set purchase_windows = [
     ('all_time', 0, none),
     ('tier_window', 0, var('tier_window_days')),
@@ -84,16 +83,7 @@ window_changes as (
 ),
 
 evaluated_window_changes as (
-    select
-        c.member_id,
-        c.window_name,
-        greatest(c.change_day, span.first_day) as change_day,
-        c.days,
-        c.orders,
-        c.spend
-    from window_changes as c
-    cross join evaluated_span as span
-    where c.change_day <= span.last_day
+    {{ changes_in_span('window_changes', 'change_day', ['window_name', 'days', 'orders', 'spend']) }}
 ),
 
 window_sums as (
@@ -119,13 +109,7 @@ lasting_purchase_days as (
         min(min(purchase_date)) over member_days as first_purchase_date,
         max(max(purchase_date)) over member_days as last_purchase_date
     from (
-        select
-            p.member_id,
-            p.purchase_date,
-            greatest(p.known_from, span.first_day) as change_day
-        from purchase_days as p
-        cross join evaluated_span as span
-        where p.known_to is null and p.known_from <= span.last_day
+        {{ changes_in_span('purchase_days', 'known_from', ['purchase_date'], condition='c.known_to is null') }}
     )
     group by member_id, change_day
     window member_days as (partition by member_id order by change_day)
@@ -153,13 +137,7 @@ logins as (
         change_day,
         max(max(last_login_at)) over (partition by member_id order by change_day) as last_login_at
     from (
-        select
-            e.member_id,
-            e.last_login_at,
-            greatest(e.known_from, span.first_day) as change_day
-        from event_days as e
-        cross join evaluated_span as span
-        where e.last_login_at is not null and e.known_from <= span.last_day
+        {{ changes_in_span('event_days', 'known_from', ['last_login_at'], condition='c.last_login_at is not null') }}
     )
     group by member_id, change_day
 ),
@@ -193,13 +171,7 @@ last_interactions as (
         change_day,
         max(max(interaction_date)) over (partition by member_id order by change_day) as last_interaction_date
     from (
-        select
-            i.member_id,
-            i.interaction_date,
-            greatest(i.known_from, span.first_day) as change_day
-        from interaction_days as i
-        cross join evaluated_span as span
-        where i.known_from <= span.last_day
+        {{ changes_in_span('interaction_days', 'known_from', ['interaction_date']) }}
     )
     group by member_id, change_day
 ),
@@ -226,13 +198,7 @@ recent_interactions as (
         change_day,
         sum(sum(days)) over (partition by member_id order by change_day) as interaction_days_recent
     from (
-        select
-            c.member_id,
-            c.days,
-            greatest(c.change_day, span.first_day) as change_day
-        from recent_interaction_changes as c
-        cross join evaluated_span as span
-        where c.change_day <= span.last_day
+        {{ changes_in_span('recent_interaction_changes', 'change_day', ['days']) }}
     )
     group by member_id, change_day
 )
