@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.history_chunks import HistoryRequest, build_earlier_chunks
 from assets.ingestion.raw_assets import WAREHOUSE_POOL
 from orchestration.resources import RetentionResource
 from retention.settings import project_root
@@ -117,7 +118,14 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             os.environ[f"RETENTION_DUCKDB_{name.upper()}"] = str(value)
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else None
         history_from = history_start(config.history_from, context.run.tags)
-        yield from dbt.cli(dbt_build_args(as_of, config.full_refresh, history_from), context=context).stream()
+        full_refresh = config.full_refresh
+        if not context.is_subset:
+            request = HistoryRequest(as_of, history_from, full_refresh)
+            last_chunk_from = build_earlier_chunks(dbt, retention, request, context.log.info)
+            if last_chunk_from is not None:
+                # The earlier steps refreshed what needed it; the final build adds the last chunk.
+                history_from, full_refresh = last_chunk_from, False
+        yield from dbt.cli(dbt_build_args(as_of, full_refresh, history_from), context=context).stream()
 
     return retention_dbt_models
 

@@ -2,6 +2,13 @@
 
 from datetime import date
 
+from assets.history_chunks import (
+    HistoryRequest,
+    chunk_build_args,
+    days_per_chunk,
+    history_days_at_most,
+    split_days,
+)
 from assets.transformation import dbt_build_args, history_start
 
 
@@ -40,3 +47,52 @@ def test_history_starts_at_the_configured_day_else_at_the_first_partition_of_the
     assert history_start("", {"dagster/asset_partition_range_start": "2025-07-01"}) == date(2025, 7, 1)
     assert history_start("", {"dagster/partition": "2025-07-05"}) == date(2025, 7, 5)
     assert history_start("", {}) is None
+
+
+def test_a_long_history_is_cut_into_even_chunks_oldest_first():
+    # 92 days in chunks of at most 25: four chunks of 23 days.
+    chunks = split_days(date(2025, 7, 1), date(2025, 9, 30), 25)
+    assert chunks == [
+        (date(2025, 7, 1), date(2025, 7, 23)),
+        (date(2025, 7, 24), date(2025, 8, 15)),
+        (date(2025, 8, 16), date(2025, 9, 7)),
+        (date(2025, 9, 8), date(2025, 9, 30)),
+    ]
+    # 5 days in chunks of 2: sizes 2, 2, 1; one day fits one chunk.
+    assert split_days(date(2025, 3, 1), date(2025, 3, 5), 2) == [
+        (date(2025, 3, 1), date(2025, 3, 2)),
+        (date(2025, 3, 3), date(2025, 3, 4)),
+        (date(2025, 3, 5), date(2025, 3, 5)),
+    ]
+    assert split_days(date(2025, 3, 1), date(2025, 3, 1), 30) == [(date(2025, 3, 1), date(2025, 3, 1))]
+
+
+def test_days_per_chunk_keep_member_days_within_the_budget():
+    assert days_per_chunk(1_000_000, 25_000_000) == 25
+    assert days_per_chunk(100_000, 25_000_000) == 250
+    assert days_per_chunk(30_000_000, 25_000_000) == 1  # never less than a day
+    assert days_per_chunk(0, 10) == 10
+
+
+def test_the_history_bound_follows_the_request_and_the_cap():
+    first, last = date(2024, 1, 1), date(2025, 9, 30)
+    daily = HistoryRequest(date(2025, 9, 30), date(2025, 9, 30), False)
+    assert history_days_at_most(daily, first, last, 92) == 1
+    # A full refresh asks for every landed day (639), capped at 92.
+    assert history_days_at_most(HistoryRequest(None, None, True), first, last, 92) == 92
+    assert history_days_at_most(HistoryRequest(None, None, True), first, last, 0) == 639
+    # A range from before the first delivery starts at the first delivery.
+    assert history_days_at_most(HistoryRequest(date(2024, 1, 10), date(2023, 1, 1), False), first, last, 0) == 10
+
+
+def test_a_chunk_builds_only_the_history_models_for_its_days():
+    assert chunk_build_args(date(2025, 9, 30), date(2025, 7, 1), date(2025, 7, 23), True) == [
+        "build",
+        "--select",
+        "int_as_of_dates int_member_measures_daily int_member_state_daily member_churn_risk member_kpis_daily",
+        "--indirect-selection",
+        "cautious",
+        "--vars",
+        '{"as_of_date": "2025-09-30", "history_from": "2025-07-01", "history_through": "2025-07-23"}',
+        "--full-refresh",
+    ]

@@ -6,8 +6,10 @@ worked out by hand in the comments.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
+import dagster as dg
 import pytest
 
 from retention.runner import run_pipeline
@@ -139,3 +141,19 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
     ]
     assert warehouse_rows(settings, "SELECT count(DISTINCT member_key) FROM marts.member_churn_risk") == [(2,)]
     assert warehouse_rows(settings, "SELECT count(*) FROM marts.member_kpis_daily") == [(5,)]
+
+    # The same history computed in chunks: two members and a budget of 4 member-days make chunks of 2
+    # days. A full refresh as of day 4 builds days 1-2 first (replacing the stored history, day 5
+    # included), then days 3-4 in the final build; every row equals the one-build history above.
+    risk = "SELECT * EXCLUDE (as_of_date), as_of_date FROM marts.member_churn_risk WHERE as_of_date <= '2025-03-04'"
+    kpis = "SELECT * FROM marts.member_kpis_daily WHERE as_of_date <= '2025-03-04' ORDER BY 1"
+    one_build_rows = sorted(warehouse_rows(settings, risk), key=repr), warehouse_rows(settings, kpis)
+    chunked = replace(settings, history_chunk_member_days=4)
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = run_pipeline(chunked, D1, D5, instance=instance, as_of_date=D4, full_refresh=True)
+    assert outcome.success, outcome.failures
+    messages = [entry.user_message for entry in instance.all_logs(outcome.run_id)]
+    assert any("in 2 chunk(s) of at most 2 days" in m for m in messages), messages
+    assert any("History chunk 1/2 (2025-03-01..2025-03-02)" in m for m in messages)
+    assert warehouse_rows(settings, RISK_DAYS) == [(D1, 2), (D2, 2), (D3, 2), (D4, 2)]
+    assert (sorted(warehouse_rows(settings, risk), key=repr), warehouse_rows(settings, kpis)) == one_build_rows

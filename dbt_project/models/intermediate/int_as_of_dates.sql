@@ -1,22 +1,28 @@
 -- The days the risk and KPI history is computed for, one row each: from the history_from var (a
--- range run passes its first day) through the as-of day; just the as-of day when history_from is
--- empty; every landed day on a full refresh, so that rebuilding the history does not erase it.
--- Never more than the last history_max_days days (when it is above 0).
+-- range run passes its first day) through the history_through var or else the as-of day; just the
+-- as-of day when history_from is empty; every landed day on a full refresh without history_from, so
+-- that rebuilding the history does not erase it. Never more than the last history_max_days days (when
+-- it is above 0).
 {% set history_from = var('history_from') %}
+{% set history_through = var('history_through') %}
 {% set history_max_days = var('history_max_days') | int %}
 with requested as (
     select
-        {% if flags.FULL_REFRESH %}
-        (select min(landing_date) from {{ ref('stg_crm__members') }}) as first_day,
-        {% elif history_from %}
+        {% if history_from %}
         greatest(
             cast('{{ history_from }}' as date),
             (select min(landing_date) from {{ ref('stg_crm__members') }})
         ) as first_day,
+        {% elif flags.FULL_REFRESH %}
+        (select min(landing_date) from {{ ref('stg_crm__members') }}) as first_day,
         {% else %}
         {{ as_of_date() }} as first_day,
         {% endif %}
+        {% if history_through %}
+        least(cast('{{ history_through }}' as date), {{ as_of_date() }}) as last_day
+        {% else %}
         {{ as_of_date() }} as last_day
+        {% endif %}
 ),
 
 bounds as (
