@@ -49,7 +49,7 @@ class Settings:
     # The risk and KPI history is computed in chunks of days when members x history days exceeds this
     # (0 = always in one build): one build sorts every member-day at once, and a million members over a
     # quarter spilled more than 30 GB to disk. Not a business rule.
-    history_chunk_member_days: int = 25_000_000
+    history_chunk_member_days: int = 10_000_000
     # DuckDB, for every connection of the pipeline and for dbt: memory it may use before spilling to
     # the temp directory, and worker threads (0 = one per core).
     duckdb_memory_limit: str = "4GB"

@@ -1,9 +1,10 @@
 -- Per member and evaluation day: purchase, spend, login and interaction measures as known at the end
 -- of that day. Evaluation days are the history days (int_as_of_dates) and the starts of the KPI
 -- periods before them. Windowed counts are kept as running sums of dated changes (a purchase day
--- enters a window on the day it is known and leaves it when it ages out or is refunded), read with
--- an ASOF join, so the cost grows with purchases and days, not with their product. Only the changes
--- the evaluation days can read are sorted (macros/evaluated_span.sql: changes_in_span).
+-- enters a window on the day it is known and leaves it when it ages out or is refunded), so the cost
+-- grows with purchases and days, not with their product. Changes are first moved onto the evaluation
+-- day that first sees them (macros/evaluated_span.sql: changes_in_span), so a member has at most one
+-- change per aggregate and evaluation day, and each evaluation day reads the latest of them (timeline).
 {% set purchase_windows = [
     ('all_time', 0, none),
     ('tier_window', 0, var('tier_window_days')),
@@ -25,6 +26,19 @@ evaluated_span as (
         min(as_of_date) as first_day,
         max(as_of_date) as last_day
     from evaluation_days
+),
+
+-- Each day of the span and the first evaluation day on or after it (macros/evaluated_span.sql).
+evaluation_buckets as (
+    select
+        span_days.day,
+        min(e.as_of_date) as evaluation_day
+    from (
+        select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as day
+        from evaluated_span
+    ) as span_days
+    inner join evaluation_days as e on span_days.day <= e.as_of_date
+    group by span_days.day
 ),
 
 members_on_days as (
@@ -201,34 +215,102 @@ recent_interactions as (
         {{ changes_in_span('recent_interaction_changes', 'change_day', ['days']) }}
     )
     group by member_id, change_day
+),
+
+-- Every member's evaluation days and the dated values of each running aggregate, on one timeline:
+-- an evaluation day reads, for each aggregate, its last value dated that day or earlier (changes sort
+-- before the evaluation row of their day). One sort of the timeline instead of an ASOF join per
+-- aggregate, each of which sorted every member-day again (a million members spilled tens of GB).
+-- Every aggregate row carries all its columns non-null, so "the last non-null value" is its last row.
+timeline as (
+    select
+        member_id,
+        as_of_date as day,
+        1 as is_evaluation,
+        member_key,
+        registered_at,
+        paid_level
+    from members_on_days
+    union all by name
+    select
+        member_id,
+        change_day as day,
+        0 as is_evaluation,
+        {% for name, lower, upper in purchase_windows %}
+        days_{{ name }},
+        {% endfor %}
+        orders_tier_window,
+        spend_tier_window
+    from window_sums
+    union all by name
+    select
+        member_id,
+        change_day as day,
+        0 as is_evaluation,
+        first_purchase_date as lasting_first_purchase_date,
+        last_purchase_date as lasting_last_purchase_date
+    from lasting_purchase_days
+    union all by name
+    select
+        member_id,
+        change_day as day,
+        0 as is_evaluation,
+        last_login_at
+    from logins
+    union all by name
+    select
+        member_id,
+        change_day as day,
+        0 as is_evaluation,
+        last_interaction_date
+    from last_interactions
+    union all by name
+    select
+        member_id,
+        change_day as day,
+        0 as is_evaluation,
+        interaction_days_recent
+    from recent_interactions
+),
+
+{% set carried = ['orders_tier_window', 'spend_tier_window', 'lasting_first_purchase_date',
+    'lasting_last_purchase_date', 'last_login_at', 'last_interaction_date', 'interaction_days_recent'] %}
+carried as (
+    select
+        member_id,
+        day as as_of_date,
+        member_key,
+        registered_at,
+        paid_level,
+        {% for name, lower, upper in purchase_windows %}
+        last_value(days_{{ name }} ignore nulls) over so_far as days_{{ name }},
+        {% endfor %}
+        {% for column in carried %}
+        last_value({{ column }} ignore nulls) over so_far as {{ column }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from timeline
+    window so_far as (
+        partition by member_id order by day, is_evaluation rows between unbounded preceding and current row
+    )
+    qualify is_evaluation = 1
 )
 
 select
-    m.as_of_date,
-    m.member_id,
-    m.member_key,
-    m.registered_at,
-    m.paid_level,
-    least(lasting.first_purchase_date, passing.first_purchase_date) as first_purchase_date,
-    greatest(lasting.last_purchase_date, passing.last_purchase_date) as last_purchase_date,
+    c.as_of_date,
+    c.member_id,
+    c.member_key,
+    c.registered_at,
+    c.paid_level,
+    least(c.lasting_first_purchase_date, passing.first_purchase_date) as first_purchase_date,
+    greatest(c.lasting_last_purchase_date, passing.last_purchase_date) as last_purchase_date,
     {% for name, lower, upper in purchase_windows %}
-    cast(coalesce(w.days_{{ name }}, 0) as bigint) as purchase_days_{{ name }},
+    cast(coalesce(c.days_{{ name }}, 0) as bigint) as purchase_days_{{ name }},
     {% endfor %}
-    cast(coalesce(w.orders_tier_window, 0) as bigint) as orders_tier_window,
-    coalesce(w.spend_tier_window, 0) as spend_tier_window,
-    logins.last_login_at,
-    last_interactions.last_interaction_date,
-    cast(coalesce(recent.interaction_days_recent, 0) as bigint) as interaction_days_recent
-from members_on_days as m
-asof left join window_sums as w
-    on m.member_id = w.member_id and m.as_of_date >= w.change_day
-asof left join lasting_purchase_days as lasting
-    on m.member_id = lasting.member_id and m.as_of_date >= lasting.change_day
+    cast(coalesce(c.orders_tier_window, 0) as bigint) as orders_tier_window,
+    coalesce(c.spend_tier_window, 0) as spend_tier_window,
+    c.last_login_at,
+    c.last_interaction_date,
+    cast(coalesce(c.interaction_days_recent, 0) as bigint) as interaction_days_recent
+from carried as c
 left join passing_purchase_days as passing
-    on m.member_id = passing.member_id and m.as_of_date = passing.as_of_date
-asof left join logins
-    on m.member_id = logins.member_id and m.as_of_date >= logins.change_day
-asof left join last_interactions
-    on m.member_id = last_interactions.member_id and m.as_of_date >= last_interactions.change_day
-asof left join recent_interactions as recent
-    on m.member_id = recent.member_id and m.as_of_date >= recent.change_day
+    on c.member_id = passing.member_id and c.as_of_date = passing.as_of_date
