@@ -22,6 +22,7 @@ import duckdb
 import yaml
 from dagster_dbt import DbtCliResource
 
+from assets.dbt_command import dbt_build_args
 from orchestration.resources import RetentionResource
 from retention.settings import project_root
 
@@ -92,20 +93,6 @@ def chunk_build_args(as_of_date: date | None, first: date, last: date, full_refr
     return args + (["--full-refresh"] if full_refresh else [])
 
 
-def upstream_build_args(request: HistoryRequest) -> list[str]:
-    """`dbt build` of everything the history models read, with the request's vars (int_as_of_dates is
-    among them: it lists the history days the request asks for)."""
-    dbt_vars = {}
-    if request.as_of_date is not None:
-        dbt_vars["as_of_date"] = request.as_of_date.isoformat()
-    if request.history_from is not None and not request.full_refresh:
-        dbt_vars["history_from"] = request.history_from.isoformat()
-    args = ["build", *UPSTREAM_OF_HISTORY]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
-    return args + (["--full-refresh"] if request.full_refresh else [])
-
-
 def _landed_span_and_members(retention: RetentionResource) -> tuple[date, date, int] | None:
     with retention.connect(read_only=True) as con:
         try:
@@ -132,7 +119,8 @@ def build_earlier_chunks(
         return None
 
     started = time.monotonic()
-    dbt.cli(upstream_build_args(request)).wait()
+    # int_as_of_dates is among what the history reads: it lists the days the request asks for.
+    dbt.cli(dbt_build_args(request.as_of_date, request.full_refresh, request.history_from, UPSTREAM_OF_HISTORY)).wait()
     with retention.connect(read_only=True) as con:
         days = "SELECT min(as_of_date), max(as_of_date) FROM intermediate.int_as_of_dates"
         first, last = con.execute(days).fetchone()

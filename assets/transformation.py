@@ -4,7 +4,6 @@ The dbt project is parsed lazily inside small cached factories, so importing thi
 side effects; the manifest is prepared by `make manifest` (or by `dagster dev` via prepare_if_dev).
 """
 
-import json
 import os
 import shutil
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.dbt_command import dbt_build_args
 from assets.history_chunks import HistoryRequest, build_earlier_chunks
 from assets.ingestion.raw_assets import WAREHOUSE_POOL
 from orchestration.resources import RetentionResource
@@ -63,24 +63,6 @@ class DbtBuildConfig(dg.Config):
     history_from: str = ""
     # Recompute the risk and KPI history for every landed day (replacing the stored history).
     full_refresh: bool = False
-
-
-def dbt_build_args(
-    as_of_date: date | None = None, full_refresh: bool = False, history_from: date | None = None
-) -> list[str]:
-    """The dbt command line for a materialization: `build`, the as-of day and the first history day as
-    vars, full refresh."""
-    args = ["build"]
-    dbt_vars = {}
-    if as_of_date is not None:
-        dbt_vars["as_of_date"] = as_of_date.isoformat()
-    if history_from is not None and not full_refresh:
-        dbt_vars["history_from"] = history_from.isoformat()
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
-    if full_refresh:
-        args.append("--full-refresh")
-    return args
 
 
 PARTITION_TAGS = ("dagster/asset_partition_range_start", "dagster/partition")

@@ -2,14 +2,16 @@
 
 from datetime import date
 
+from assets.dbt_command import dbt_build_args
 from assets.history_chunks import (
+    UPSTREAM_OF_HISTORY,
     HistoryRequest,
     chunk_build_args,
     days_per_chunk,
     history_days_at_most,
     split_days,
 )
-from assets.transformation import dbt_build_args, history_start
+from assets.transformation import history_start
 
 
 def test_plain_build_computes_as_of_the_latest_landed_day():
@@ -94,5 +96,18 @@ def test_a_chunk_builds_only_the_history_models_for_its_days():
         "cautious",
         "--vars",
         '{"as_of_date": "2025-09-30", "history_from": "2025-07-01", "history_through": "2025-07-23"}',
+        "--full-refresh",
+    ]
+
+
+def test_what_the_history_reads_is_built_with_the_request_vars():
+    assert dbt_build_args(date(2025, 9, 30), True, date(2025, 7, 1), UPSTREAM_OF_HISTORY) == [
+        "build",
+        "--select",
+        "+member_kpis_daily",
+        "--exclude",
+        "int_member_measures_daily+",
+        "--vars",
+        '{"as_of_date": "2025-09-30"}',
         "--full-refresh",
     ]
