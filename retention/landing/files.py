@@ -12,7 +12,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from retention.landing.contract import Source
+from retention.landing.safe_text import printable
 from retention.settings import Settings
 
 CSV_SUFFIXES = {".csv", ".txt"}
@@ -29,12 +32,22 @@ LANDING_DATE_FORMATS = ("YYYY-MM-DD", "YYYY_MM_DD", "YYYYMMDD")
 # Years 1900-2999 are recognised as dates (so an archive from 1997 loads, and a mistyped 2099 is
 # refused as a future date by `discover` instead of being reported as "no date").
 _DATE_IN_PATH = re.compile(r"(?<!\d)(19\d{2}|2\d{3})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
+# What `discover` made of each file found below a source folder (its `inventory`); `load_range` turns
+# IN_RANGE into LOADED once the file's days are committed. Refused and ignored ones carry a reason:
+# "refused:<reason>" fails the load (see `discover`), "ignored:hidden" does not.
+IN_RANGE = "in_range"
+LOADED = "loaded"
+OUT_OF_RANGE = "out_of_range"
+IGNORED_HIDDEN = "ignored:hidden"
 
 
 class LandingFileError(Exception):
     """A landed file that cannot be read at all; names the file and what is wrong with it."""
 
     def __init__(self, file: str, problem: str):
+        # The name comes from outside: a newline in it could forge a log line, so it is escaped here, once.
+        # Not cut short (a path is at most a few thousand characters): the error must find the file.
+        file = printable(file, limit=None)
         super().__init__(f"{file}: {problem}")
         self.file = file
         self.problem = problem
@@ -48,7 +61,8 @@ class LandedFile:
 
     @property
     def format(self) -> str:
-        return "jsonl" if self.path.suffix.lower() in JSON_SUFFIXES else "csv"
+        # From the name as delivered: `path` is where a symbolic link resolves to, and may be named otherwise.
+        return "jsonl" if Path(self.relative_path).suffix.lower() in JSON_SUFFIXES else "csv"
 
 
 @dataclass
@@ -95,6 +109,7 @@ def discover(
     *,
     settings: Settings,
     now: datetime | None = None,
+    inventory: dict[str, str] | None = None,
 ) -> list[LandedFile]:
     """Landed files of one source whose landing date lies in [start, end], in a stable order.
 
@@ -102,41 +117,126 @@ def discover(
     dated after `latest_landing_date(settings, now)` is an error rather than something to skip
     silently (checked for every file of the source, not only those in the range, like the other
     errors); hidden files (".DS_Store" and the like) are not deliveries.
+
+    Nothing outside the landing folder is read: a symbolic link (to a file or a folder) that resolves
+    outside `landing_dir` is an error naming the link, and its target is never opened. A symbolic link
+    to a folder inside it is followed (its files are found under the link's path too); one leading back
+    to a folder it is in, a broken link, a pipe, socket or device, or a folder that cannot be listed is
+    an error as well. A returned file's `path` is where it resolves to, checked to be inside.
+
+    `inventory`, if given, is filled with every file found below the source folder (its relative path
+    -> IN_RANGE, OUT_OF_RANGE, IGNORED_HIDDEN or "refused:<reason>"), in path order, before the first
+    refused file (in path order) is raised as a LandingFileError.
     """
     latest = latest_landing_date(settings, now)
     root = Path(landing_dir) / source.name
-    if not root.exists():
-        return []
     found: list[LandedFile] = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
+    refused: list[LandingFileError] = []
+    statuses: dict[str, str] = {}
+    for relative, path, refusal in _walk(Path(landing_dir), source.name):
+        if refusal == _HIDDEN:
+            statuses[relative] = IGNORED_HIDDEN
             continue
-        relative = path.relative_to(landing_dir).as_posix()
-        if path.suffix.lower() not in CSV_SUFFIXES | JSON_SUFFIXES:
-            # An Excel or zip export dropped here would otherwise be skipped without a word.
-            raise LandingFileError(
-                relative, f"unsupported file type {path.suffix or '(none)'}; deliver CSV or JSON lines"
-            )
-        try:
-            landing_date = date_in_path(path.relative_to(root).as_posix())
-        except ValueError as exc:
-            raise LandingFileError(relative, str(exc)) from exc
-        if landing_date is None:
-            raise LandingFileError(
-                relative,
-                f"no landing date in its path: tried {', '.join(LANDING_DATE_FORMATS)} in folder or file names",
-            )
-        if landing_date > latest:
-            # A mistyped future folder would otherwise become the latest landed day, i.e. the
-            # default as-of date of the marts.
-            raise LandingFileError(
-                relative,
-                f"landing date {landing_date} is in the future: after {latest} (today in {settings.timezone} "
-                f"+ {settings.max_landing_days_ahead} day(s), RETENTION_MAX_LANDING_DAYS_AHEAD)",
-            )
-        if start <= landing_date <= end:
+        if refusal is None:
+            refusal, landing_date = _landing_date(relative, root, landing_dir, latest, settings)
+        if refusal is not None:
+            reason, problem = refusal
+            statuses[relative] = f"refused:{reason}"
+            refused.append(LandingFileError(relative, problem))
+        elif start <= landing_date <= end:
+            statuses[relative] = IN_RANGE
             found.append(LandedFile(path, relative, landing_date))
+        else:
+            statuses[relative] = OUT_OF_RANGE
+    if inventory is not None:
+        inventory.update(statuses)
+    if refused:
+        raise refused[0]
     return sorted(found, key=lambda f: (f.landing_date, f.relative_path))
+
+
+def _landing_date(
+    relative: str, root: Path, landing_dir: Path, latest: date, settings: Settings
+) -> tuple[tuple[str, str] | None, date | None]:
+    """The landing date of a regular file, or why it is refused: ((reason, problem), None)."""
+    path = Path(landing_dir) / relative
+    if path.suffix.lower() not in CSV_SUFFIXES | JSON_SUFFIXES:
+        # An Excel or zip export dropped here would otherwise be skipped without a word.
+        kind = printable(path.suffix) if path.suffix else "(none)"
+        return ("unsupported_type", f"unsupported file type {kind}; deliver CSV or JSON lines"), None
+    try:
+        landing_date = date_in_path(path.relative_to(root).as_posix())
+    except ValueError as exc:
+        return ("not_a_calendar_day", str(exc)), None
+    if landing_date is None:
+        return (
+            "no_date",
+            f"no landing date in its path: tried {', '.join(LANDING_DATE_FORMATS)} in folder or file names",
+        ), None
+    if landing_date > latest:
+        # A mistyped future folder would otherwise become the latest landed day, i.e. the
+        # default as-of date of the marts.
+        return (
+            "future_date",
+            f"landing date {landing_date} is in the future: after {latest} (today in {settings.timezone} "
+            f"+ {settings.max_landing_days_ahead} day(s), RETENTION_MAX_LANDING_DAYS_AHEAD)",
+        ), None
+    return None, landing_date
+
+
+def _walk(landing_dir: Path, source_folder: str):
+    """(relative path, resolved path, refusal) of every file below `landing_dir/source_folder`, in path
+    order; refusal is None for a regular file, else (reason, problem) and the entry is not opened.
+
+    Written out rather than `Path.rglob`, which skips symbolic links to folders without a word and
+    follows links to files wherever they point.
+    """
+    real_root = Path(os.path.realpath(landing_dir))
+
+    def visit(path: Path, relative: str, real_parent: Path, ancestors: tuple[Path, ...]):
+        is_link = path.is_symlink()
+        real = Path(os.path.realpath(path)) if is_link else real_parent / path.name
+        if not real.is_relative_to(real_root):
+            # Checked before anything else: the target is never opened, and not named in the error.
+            yield relative, None, ("outside_landing_root", _OUTSIDE)
+            return
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            if path.name.startswith("."):
+                yield relative, None, _HIDDEN  # e.g. an editor's lock file, a broken link by design
+            elif is_link:
+                yield relative, None, ("broken_link", "symbolic link whose target does not exist (or loops)")
+            else:
+                yield relative, None, ("unreadable", f"cannot be read: {exc.strerror}")
+            return
+        if path.name.startswith(".") and not stat.S_ISDIR(mode):
+            yield relative, None, _HIDDEN  # hidden folders are walked, as any other
+        elif stat.S_ISREG(mode):
+            yield relative, real, None
+        elif not stat.S_ISDIR(mode):
+            yield relative, None, ("not_a_file", "not a regular file or folder (a pipe, socket or device); not read")
+        elif real in ancestors:
+            yield relative, None, ("link_loop", "symbolic link to a folder it is itself in (a loop); not followed")
+        else:
+            try:
+                with os.scandir(path) as entries:
+                    names = sorted(entry.name for entry in entries)
+            except OSError as exc:
+                yield relative, None, ("unreadable", f"folder cannot be listed: {exc.strerror}")
+                return
+            for name in names:
+                yield from visit(path / name, f"{relative}/{name}", real, (*ancestors, real))
+
+    if os.path.lexists(landing_dir / source_folder):
+        yield from visit(landing_dir / source_folder, source_folder, real_root, ())
+
+
+_HIDDEN = ("hidden", "")
+_OUTSIDE = (
+    "symbolic link pointing outside the landing folder (RETENTION_LANDING_DIR); refused and not read: "
+    "copy or move the delivery into the landing folder"
+)
 
 
 def read_landed_file(file: LandedFile, source: Source) -> ReadResult:

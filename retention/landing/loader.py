@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from retention.landing.contract import MEMBERS, Source
-from retention.landing.files import LandedFile, LandingFileError, ReadResult, discover, read_landed_file
+from retention.landing.files import LOADED, LandedFile, LandingFileError, ReadResult, discover, read_landed_file
 from retention.landing.rules import SQL_TYPES, checked_rows_sql, mark_copies_sql, quote_ident, quote_literal
 from retention.settings import Settings
 
@@ -73,6 +73,9 @@ class LoadReport:
     empty_files: list[str] = field(default_factory=list)
     encodings: Counter = field(default_factory=Counter)
     transactions: int = 0  # batches of days committed
+    # Every file found below the source folder, whatever its date: relative path -> "loaded", "out_of_range",
+    # "ignored:<reason>" (a load with a "refused:<reason>" file fails, naming it; see `discover`).
+    inventory: dict[str, str] = field(default_factory=dict)
 
 
 def raw_table(source: Source) -> str:
@@ -128,10 +131,11 @@ def load_range(
 
     `on_commit(first, last, report)` is called after each batch of days is committed (for progress logs:
     if the process dies, the days up to the last one reported are loaded)."""
-    files = discover(settings.landing_dir, source, start, end, settings=settings)
+    inventory: dict[str, str] = {}
+    files = discover(settings.landing_dir, source, start, end, settings=settings, inventory=inventory)
     ensure_tables(con, MEMBERS)
     ensure_tables(con, source)
-    report = LoadReport(source.name, start, end, files=len(files))
+    report = LoadReport(source.name, start, end, files=len(files), inventory=inventory)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     errors: list[LandingFileError] = []
     committed: tuple[date, date] | None = None
@@ -154,6 +158,7 @@ def load_range(
             raise
         committed = (start, last)
         report.transactions += 1
+        report.inventory.update((file.relative_path, LOADED) for file in batch)
         if on_commit is not None:
             on_commit(first, last, report)
     if errors:
