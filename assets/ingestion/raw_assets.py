@@ -4,6 +4,7 @@ A run may cover a range of days (single-run backfill policy): loading 21 months 
 transaction per source, not 640 runs.
 """
 
+from collections import Counter
 from datetime import date
 
 import dagster as dg
@@ -13,8 +14,13 @@ from quality.raw_checks import evaluate_raw_checks, raw_check_specs
 from retention.landing.contract import SOURCES, Source
 from retention.landing.loader import LoadReport, load_range, raw_table
 from retention.landing.rules import quote_ident
+from retention.landing.safe_text import printable
 
 WAREHOUSE_POOL = "duckdb_warehouse"
+# Files listed by name in a load's metadata (the counts per status cover all of them); a display bound.
+INVENTORY_SHOWN = 200
+# Files neither loaded nor out of range (ignored) named in the load's log line.
+IGNORED_LOGGED = 20
 
 
 def landing_key(source: Source) -> dg.AssetKey:
@@ -70,7 +76,7 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
         context.log.info(
             f"{source.name} {start}..{end}: {report.files} files, {report.rows_read} rows read, "
             f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined, "
-            f"in {report.transactions} transaction(s)"
+            f"in {report.transactions} transaction(s); {inventory_summary(report.inventory)}"
         )
         metadata = {**load_metadata(report), "preview": dg.MetadataValue.md(preview)}
         return dg.MaterializeResult(metadata=metadata, check_results=checks)
@@ -122,9 +128,37 @@ def load_metadata(report: LoadReport) -> dict:
         "dagster/row_count": report.rows_loaded,
         "quarantine_by_reason": dg.MetadataValue.md(table if reasons else "no rows quarantined"),
         "encodings": dg.MetadataValue.json(dict(report.encodings)),
-        "empty_files": dg.MetadataValue.json(report.empty_files[:50]),
-        "ignored_columns": dg.MetadataValue.json(report.extra_columns),
+        "empty_files": dg.MetadataValue.json([printable(f) for f in report.empty_files[:50]]),
+        "ignored_columns": dg.MetadataValue.json(
+            {printable(f): [printable(c) for c in cols] for f, cols in report.extra_columns.items()}
+        ),
+        "files_by_status": dg.MetadataValue.json(dict(sorted(Counter(report.inventory.values()).items()))),
+        "files_found": dg.MetadataValue.json(inventory_listing(report.inventory)),
     }
+
+
+_STATUS_RANK = {"refused": 0, "ignored": 1, "loaded": 2, "in_range": 2, "out_of_range": 3}
+
+
+def inventory_listing(inventory: dict[str, str], limit: int = INVENTORY_SHOWN) -> dict:
+    """Every file found below the source folder with its status (names escaped), refused and ignored
+    first, then loaded, then out of range; at most `limit` of them, with how many were left out."""
+    ranked = sorted(inventory.items(), key=lambda item: (_STATUS_RANK.get(item[1].split(":")[0], 0), item[0]))
+    shown = [{"file": printable(path), "status": printable(status)} for path, status in ranked[:limit]]
+    return {"files": shown, "not_shown": len(ranked) - len(shown)}
+
+
+def inventory_summary(inventory: dict[str, str], limit: int = IGNORED_LOGGED) -> str:
+    """One log line's worth: files found per status, and the names (escaped) of those neither loaded nor
+    out of range (i.e. ignored: a refused file fails the load before this)."""
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(Counter(inventory.values()).items()))
+    text = f"files found: {counts or 'none'}"
+    not_loaded = [path for path, status in inventory.items() if not status.startswith(("loaded", "out_of_range"))]
+    if not_loaded:
+        names = ", ".join(printable(path) for path in not_loaded[:limit])
+        more = f" and {len(not_loaded) - limit} more" if len(not_loaded) > limit else ""
+        text += f" (not loaded: {names}{more})"
+    return text
 
 
 def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
