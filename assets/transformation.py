@@ -20,6 +20,7 @@ from assets.dbt_command import dbt_build_args
 from assets.history_chunks import HistoryRequest, build_earlier_chunks
 from assets.ingestion.raw_assets import WAREHOUSE_POOL
 from orchestration.resources import RetentionResource
+from retention.run_lock import warehouse_lock
 from retention.settings import project_root
 
 DBT_LAYERS = ("staging", "intermediate", "marts")
@@ -101,13 +102,15 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else None
         history_from = history_start(config.history_from, context.run.tags)
         full_refresh = config.full_refresh
-        if not context.is_subset:
-            request = HistoryRequest(as_of, history_from, full_refresh)
-            last_chunk_from = build_earlier_chunks(dbt, retention, request, context.log.info)
-            if last_chunk_from is not None:
-                # The earlier steps refreshed what needed it; the final build adds the last chunk.
-                history_from, full_refresh = last_chunk_from, False
-        yield from dbt.cli(dbt_build_args(as_of, full_refresh, history_from), context=context).stream()
+        # dbt writes the warehouse from its own process: hold the writer lock for the whole build.
+        with warehouse_lock(settings):
+            if not context.is_subset:
+                request = HistoryRequest(as_of, history_from, full_refresh)
+                last_chunk_from = build_earlier_chunks(dbt, retention, request, context.log.info)
+                if last_chunk_from is not None:
+                    # The earlier steps refreshed what needed it; the final build adds the last chunk.
+                    history_from, full_refresh = last_chunk_from, False
+            yield from dbt.cli(dbt_build_args(as_of, full_refresh, history_from), context=context).stream()
 
     return retention_dbt_models
 

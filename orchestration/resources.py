@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from retention.run_lock import warehouse_lock
 from retention.settings import Settings
 
 
@@ -34,10 +35,13 @@ class RetentionResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection; a writing one holds the warehouse's writer lock (retention/run_lock.py)
+        while open, so a run launched from the UI never writes while `retention run` does."""
         path = Path(self.warehouse)
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path), read_only=read_only, config=self.settings().duckdb_config())
-        try:
-            yield con
-        finally:
-            con.close()
+        with nullcontext() if read_only else warehouse_lock(self.settings()):
+            con = duckdb.connect(str(path), read_only=read_only, config=self.settings().duckdb_config())
+            try:
+                yield con
+            finally:
+                con.close()

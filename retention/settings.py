@@ -22,6 +22,8 @@ def project_root() -> Path:
 class Settings:
     landing_dir: Path = Path("data/landing")
     warehouse: Path = Path("data/warehouse.duckdb")
+    # Seconds a run waits for another process writing the warehouse (0: refuse at once; negative: no limit).
+    run_lock_timeout: float = 0.0
     export_dir: Path = Path("data/exports")
     # The demo generator's answer key (member personas); never loaded as a feature.
     ground_truth_dir: Path = Path("data/ground_truth")
