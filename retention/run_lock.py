@@ -12,6 +12,7 @@ Re-entrant within one process: `run_pipeline` holds the lock while its in-proces
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sys
 import threading
@@ -26,6 +27,7 @@ from retention.landing.safe_text import printable
 from retention.settings import Settings
 
 _POLL_SECONDS = 0.2
+_log = logging.getLogger(__name__)
 
 
 class WarehouseBusy(RuntimeError):
@@ -112,6 +114,7 @@ def warehouse_lock(settings: Settings, timeout: float | None = None) -> Iterator
 def _acquire(path: Path, deadline: float | None, timeout: float) -> int:
     # Opened without truncating: until the lock is ours, the file holds the holder's details.
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    waiting = False
     try:
         while True:
             try:
@@ -120,6 +123,10 @@ def _acquire(path: Path, deadline: float | None, timeout: float) -> int:
             except BlockingIOError:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise WarehouseBusy(path, holder_description(path), timeout) from None
+                if not waiting:
+                    waiting = True
+                    limit = "without limit" if deadline is None else f"up to {timeout:g}s"
+                    _log.warning(f"waiting {limit} for the warehouse writer lock (holder: {holder_description(path)})")
                 time.sleep(_POLL_SECONDS)
         details = (
             f"pid={os.getpid()}\nsince={datetime.now().astimezone().isoformat(timespec='seconds')}\n"
