@@ -138,5 +138,20 @@ def evaluate_raw_checks(
                 for r in worst_days.itertuples()
             },
             max_quarantine_rate=settings.max_quarantine_rate,
+            quarantine_reasons=top_quarantine_reasons(con, source, start, end),
         ),
     ]
+
+
+def top_quarantine_reasons(
+    con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date, limit: int = 5
+) -> dict[str, int]:
+    """The most frequent reasons (code and column, never values) of the rows of [start, end] counted in
+    the quarantine rate, i.e. without exact duplicates: what to look at when the rate check fails."""
+    rows = con.execute(
+        f"""SELECT reason_code || coalesce(' on ' || reason_column, ''), count(*) FROM {QUARANTINE_TABLE}
+        WHERE source = ? AND landing_date BETWEEN ? AND ? AND reason_code <> 'duplicate_row'
+        GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT ?""",
+        [source.name, start, end, limit],
+    ).fetchall()
+    return dict(rows)

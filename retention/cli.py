@@ -58,16 +58,32 @@ def main(argv: list[str] | None = None) -> int:
             args.activity,
         )
         return 0
-    if args.command == "run":
-        return _run(settings, args.start or settings.start_date, args.through, args.full_refresh)
-    if args.command == "demo":
-        _generate(
-            settings, settings.landing_dir, args.members, settings.start_date, DEMO_END, DEMO_SEED, DEMO_DEFECT_RATE
-        )
-        return _run(settings, settings.start_date, DEMO_END)
+    if args.command in ("run", "demo"):
+        return _writing(settings, args)
     if args.command == "contract":
         return _contract(args.check)
     return 2
+
+
+# Exit status when another process is writing the warehouse (sysexits' EX_TEMPFAIL: try again later).
+EXIT_BUSY = 75
+
+
+def _writing(settings: Settings, args: argparse.Namespace) -> int:
+    """`run` and `demo`, holding the warehouse's writer lock throughout (see retention/run_lock.py)."""
+    from retention.run_lock import WarehouseBusy, warehouse_lock
+
+    try:
+        with warehouse_lock(settings):
+            if args.command == "run":
+                return _run(settings, args.start or settings.start_date, args.through, args.full_refresh)
+            _generate(
+                settings, settings.landing_dir, args.members, settings.start_date, DEMO_END, DEMO_SEED, DEMO_DEFECT_RATE
+            )
+            return _run(settings, settings.start_date, DEMO_END)
+    except WarehouseBusy as busy:
+        print(f"retention {args.command}: {busy}", file=sys.stderr)
+        return EXIT_BUSY
 
 
 def _generate(
@@ -111,7 +127,7 @@ def _run(settings: Settings, start: date, through: date, full_refresh: bool = Fa
     if not result.success:
         print("\nThe run failed:", file=sys.stderr)
         for failure in result.failures:
-            print(f"  - {failure}", file=sys.stderr)
+            print("  - " + failure.replace("\n", "\n  "), file=sys.stderr)
         return 1
     print(f"Done in {time.monotonic() - began:.0f}s.\n")
     print(warehouse_summary(settings))

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from retention.landing.safe_text import printable
+from retention.run_lock import warehouse_lock
 from retention.settings import Settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -39,9 +44,30 @@ def run_pipeline(
     if start < settings.start_date:
         raise ValueError(f"{start} is before the first partition ({settings.start_date}, RETENTION_START_DATE)")
     job = build_definitions(settings).resolve_job_def(DAILY_REFRESH)
-    instance = instance or (
-        dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    )
+    # One writer at a time, whatever the Dagster instance allows: the lock also covers opening the
+    # instance, so two runs never create or migrate its SQLite storage at once.
+    with warehouse_lock(settings):
+        if instance is not None:
+            return _execute(job, instance, start, end, as_of_date, full_refresh)
+        with _default_instance() as own:
+            return _execute(job, own, start, end, as_of_date, full_refresh)
+
+
+def _default_instance() -> dg.DagsterInstance:
+    """The instance of $DAGSTER_HOME, so the UI shows the run, else an in-memory one."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    if not (Path(home) / "dagster.yaml").is_file():
+        print(
+            f"note: DAGSTER_HOME ({printable(home)}) has no dagster.yaml (`make setup` copies "
+            "orchestration/dagster.yaml there): this run is recorded with Dagster's defaults.",
+            file=sys.stderr,
+        )
+    return dg.DagsterInstance.get()
+
+
+def _execute(job, instance: dg.DagsterInstance, start: date, end: date, as_of_date: date | None, full_refresh: bool):
     result = job.execute_in_process(
         instance=instance,
         tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
@@ -59,16 +85,132 @@ def run_pipeline(
         },
         raise_on_error=False,
     )
-    failures = []
+    failures, failed_checks = [], 0
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
-            failures.append(f"step {event.step_key}: {error.message.strip() if error else event.message}")
+            if failed_checks and error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+                continue  # "1 blocking asset check failed": the checks are listed with their reasons
+            failures.append(step_failure_summary(event.step_key, error))
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                failures.append(f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed")
+                failures.append(check_failure_summary(evaluation))
+                failed_checks += 1
     return RunOutcome(result.success and not failures, result.run_id, failures)
+
+
+# A failure's summary: the first line says what failed, the indented lines below it why. Every line
+# goes through `printable` and none carries a row value: landing errors name the file, position and
+# problem; dbt's messages have their quoted literals masked; check results are counts and codes.
+MAX_DETAIL_LINES = 20
+_DBT_ERRORS_HEADER = "Errors parsed from dbt logs:"
+_DBT_FAILING_NODE = re.compile(r"(?:Error|Failure|Warning) in (?:model|test|seed|snapshot|unit_test) ([\w.]+)")
+_QUOTED_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def step_failure_summary(step_key: str, error) -> str:
+    """What failed in a step and why: the message of the error the asset code raised (not Dagster's
+    wrapper, "Error occurred while executing op ..."), found by walking the error's cause chain."""
+    user_error = _user_error(error)
+    if user_error is None:
+        return f"step {step_key} failed (no error recorded; see the run log)"
+    text = _message_text(user_error)
+    if user_error.cls_name == "DagsterDbtCliRuntimeError":
+        return _dbt_failure_summary(step_key, text)
+    return _with_details(f"step {step_key} failed: {user_error.cls_name}", text.splitlines())
+
+
+def _user_error(error):
+    """The outermost error in the cause chain that is not one of Dagster's own wrappers (its deeper
+    causes are the implementation's, and a parser's message may quote the line it choked on)."""
+    chain, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        chain.append(error)
+        error = error.cause or error.context
+    for candidate in chain:
+        if not candidate.message.startswith("dagster._"):
+            return candidate
+    return chain[-1] if chain else None
+
+
+def _message_text(error) -> str:
+    """The message without the `module.Class: ` prefix of Python's exception formatting."""
+    text = error.message.strip()
+    prefix, sep, rest = text.partition(": ")
+    if sep and prefix.split(".")[-1] == error.cls_name:
+        return rest
+    return text
+
+
+def _dbt_failure_summary(step_key: str, text: str) -> str:
+    messages = text.split(_DBT_ERRORS_HEADER, 1)[1] if _DBT_ERRORS_HEADER in text else ""
+    messages = _ANSI_ESCAPE.sub("", messages)
+    lines = [
+        _QUOTED_LITERAL.sub("'…'", line)
+        for line in messages.splitlines()
+        if line.strip() and not line.lstrip().startswith(("> in macro", "> called by"))
+    ]
+    nodes = list(dict.fromkeys(_DBT_FAILING_NODE.findall(messages)))
+    headline = f"step {step_key} failed: dbt build"
+    if nodes:
+        headline += f" (failing: {', '.join(nodes)})"
+    if not lines:
+        exit_code = re.search(r"failed with exit code `?(-?\d+)", text)
+        lines = [f"dbt exited with code {exit_code[1] if exit_code else '?'}; its output is in the run log"]
+    return _with_details(headline, lines)
+
+
+def check_failure_summary(evaluation) -> str:
+    """A failed blocking check with what its metadata says: the failed expectations (counts, never
+    the example values), the worst days and, for the quarantine rate, the top quarantine reasons."""
+    lines = []
+    metadata = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
+    for failure in metadata.pop("failures", None) or []:
+        if not isinstance(failure, dict):
+            continue
+        column = failure.get("column")
+        column = ", ".join(column) if isinstance(column, list) else column
+        line = f"{failure.get('severity', 'ERROR')} {failure.get('expectation')}"
+        line += f" on {column}" if column else ""
+        if failure.get("unexpected_count"):
+            line += f": {failure['unexpected_count']:,} unexpected"
+            if failure.get("unexpected_percent") is not None:
+                line += f" ({failure['unexpected_percent']}%)"
+        if isinstance(failure.get("observed"), (int, float)):
+            line += f"; observed {failure['observed']}"
+        if failure.get("error"):
+            line += f"; error: {failure['error']}"
+        lines.append(line)
+    worst = metadata.pop("worst_days", None)
+    if isinstance(worst, dict) and worst:
+        limit = metadata.pop("max_quarantine_rate", None)
+        lines.append(
+            "worst days by quarantine rate"
+            + (f" (max {limit})" if limit is not None else "")
+            + ": "
+            + ", ".join(f"{day} {rate}" for day, rate in worst.items())
+        )
+    reasons = metadata.pop("quarantine_reasons", None)
+    if isinstance(reasons, dict) and reasons:
+        lines.append(
+            "top quarantine reasons (raw.quarantine, exact duplicates excluded): "
+            + ", ".join(f"{reason} {n:,}" for reason, n in reasons.items())
+        )
+    numbers = {k: v for k, v in metadata.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if numbers:
+        lines.append(", ".join(f"{k} {v:,}" for k, v in numbers.items()))
+    headline = f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed"
+    return _with_details(headline, lines)
+
+
+def _with_details(headline: str, lines: list[str]) -> str:
+    shown = [printable(line.rstrip(), 300) for line in lines if line.strip()]
+    if len(shown) > MAX_DETAIL_LINES:
+        shown = [*shown[:MAX_DETAIL_LINES], f"... {len(shown) - MAX_DETAIL_LINES} more line(s) in the run log"]
+    return "\n".join([printable(headline, 300), *(f"    {line}" for line in shown)])
 
 
 def warehouse_summary(settings: Settings) -> str:
