@@ -190,3 +190,46 @@ def test_the_lock_is_reentrant_in_its_thread_and_exclusive_between_threads(setti
     assert len(refused) == 1 and f"another thread of this process (pid {os.getpid()})" in refused[0]
     with warehouse_lock(settings, timeout=0):  # released by the outermost block
         pass
+
+
+# dagster-dbt's error of a real failed build (fct_orders casting order_id to an integer), as logged.
+DBT_FAILURE = (
+    "The dbt CLI process with command\n\n`dbt build --select fqn:*`\n\nfailed with exit code `1`. Check the stdout in "
+    "the Dagster compute logs for the full information about the error.\n\nErrors parsed from dbt logs:\n\n"
+    "143 of 228 ERROR creating sql table model marts.fct_orders ..... [\x1b[31mERROR\x1b[0m in 0.17s]\n\n"
+    "\x1b[31mFailure in model fct_orders (models/marts/fct_orders.sql)\x1b[0m\n\n"
+    "  Runtime Error in model fct_orders (models/marts/fct_orders.sql)\n"
+    "  Conversion Error: Could not convert string 'O1' to INT32 when casting from source column order_id\n"
+    "  > in macro statement (macros/etc/statement.sql)\n"
+)
+
+
+def test_a_dbt_failure_names_the_failing_model_and_masks_values():
+    from dagster._core.errors import DagsterExecutionStepExecutionError
+    from dagster._utils.error import serializable_error_info_from_exc_info
+    from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+    from retention.runner import step_failure_summary
+
+    try:
+        try:
+            raise DagsterDbtCliRuntimeError(DBT_FAILURE)
+        except DagsterDbtCliRuntimeError as dbt_error:
+            raise DagsterExecutionStepExecutionError(
+                'Error occurred while executing op "retention_dbt_models"',
+                step_key="retention_dbt_models",
+                op_name="retention_dbt_models",
+                op_def_name="retention_dbt_models",
+                user_exception=dbt_error,
+                original_exc_info=sys.exc_info(),
+            ) from dbt_error
+    except DagsterExecutionStepExecutionError:
+        error = serializable_error_info_from_exc_info(sys.exc_info())
+
+    assert step_failure_summary("retention_dbt_models", error).splitlines() == [
+        "step retention_dbt_models failed: dbt build (failing: fct_orders)",
+        "    143 of 228 ERROR creating sql table model marts.fct_orders ..... [ERROR in 0.17s]",
+        "    Failure in model fct_orders (models/marts/fct_orders.sql)",
+        "      Runtime Error in model fct_orders (models/marts/fct_orders.sql)",
+        "      Conversion Error: Could not convert string '…' to INT32 when casting from source column order_id",
+    ]
