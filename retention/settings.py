@@ -36,6 +36,15 @@ class Settings:
     max_order_amount: float = 200_000.0
     max_paid_level: int = 3
     max_dwell_seconds: int = 86_400
+    # Amounts may be written with at most this many decimal places. Raw stores fen (two places), so places
+    # beyond the second must be zeros ("12.3400" with 4); an amount is never rounded.
+    amount_decimals: int = 2
+    # Plausible timestamps: from this day (old archives and 1990s registrations are real data) to the end of
+    # the row's landing day plus `future_tolerance_days`; others are quarantined as `implausible_timestamp`.
+    earliest_timestamp: date = date(1970, 1, 1)
+    future_tolerance_days: int = 1
+    # Plausible dates (birthdays): from this day to the row's landing day (`implausible_date`).
+    earliest_birthday: date = date(1900, 1, 1)
     # A partition whose files lose more than this share of rows to quarantine fails its check.
     max_quarantine_rate: float = 0.05
     # Days with fewer usable rows than this are too small for the quarantine-rate check to mean much.

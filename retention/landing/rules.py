@@ -23,7 +23,9 @@ TIMESTAMP_FORMATS = (
     "%Y年%m月%d日 %H:%M",
 )
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日")
-NULL_TOKENS = ("", "null", "none", "na", "n/a", "nan", "-")
+# `NaN` is not here: it is what a failed computation prints, so it is a bad value in a number, date, time,
+# boolean or code column (never a 0 or a missing discount), and text in a text column (a name can be Nan).
+NULL_TOKENS = ("", "null", "none", "na", "n/a", "-")
 TRUE_TOKENS = ("1", "true", "t", "y", "yes", "是", "同意")
 FALSE_TOKENS = ("0", "false", "f", "n", "no", "否", "拒绝")
 
@@ -64,16 +66,24 @@ def typed(col: Column, settings: Settings) -> str:
         return value
     if col.type == "timestamp":
         with_offset = f"regexp_matches({value}, '(Z|[+-]\\d{{2}}:?\\d{{2}})$')"
+        # DuckDB's cast refuses a space before the offset ("10:00:00 +08:00"); it means the same as without.
+        offset_joined = f"regexp_replace({value}, '\\s+(Z|[+-]\\d{{2}}:?\\d{{2}})$', '\\1')"
         return (
             f"CASE WHEN {with_offset} "
-            f"THEN (try_cast({value} AS TIMESTAMPTZ) AT TIME ZONE {quote_literal(settings.timezone)}) "
+            f"THEN (try_cast({offset_joined} AS TIMESTAMPTZ) AT TIME ZONE {quote_literal(settings.timezone)}) "
             f"ELSE coalesce({_fast_cast(value, 'TIMESTAMP')}, "
             f"try_strptime({value}, {_list(TIMESTAMP_FORMATS + DATE_FORMATS)})) END"
         )
     if col.type == "date":
         return f"coalesce({_fast_cast(value, 'DATE')}, CAST(try_strptime({value}, {_list(DATE_FORMATS)}) AS DATE))"
     if col.type == "amount":
-        return f"try_cast(regexp_replace({value}, '[¥￥,\\s]', '', 'g') AS DECIMAL(18, 2))"
+        # Only the documented spellings; what matches is cast exactly (places beyond fen are zeros), and
+        # try_cast keeps a number too large for DECIMAL(18, 2) a bad value.
+        pattern = quote_literal(amount_pattern(settings.amount_decimals))
+        return (
+            f"CASE WHEN regexp_full_match({value}, {pattern}) "
+            f"THEN try_cast(regexp_replace({value}, '[¥￥,\\s]', '', 'g') AS DECIMAL(18, 2)) END"
+        )
     if col.type == "integer":
         as_double = f"try_cast({value} AS DOUBLE)"
         # try_cast: a whole number too large for BIGINT (or inf) is a bad value, not a failed load.
@@ -94,6 +104,23 @@ def typed(col: Column, settings: Settings) -> str:
         )
         return f"CASE {whens} END"
     raise ValueError(f"unknown column type {col.type}")
+
+
+def amount_pattern(decimals: int) -> str:
+    """Regular expression (RE2, whole value) of an amount: optional sign, optional ¥ or ￥, digits either
+    plain or grouped by commas in threes ("1,234,567"), then optionally "." and 1 to `decimals` places;
+    places beyond the second (fen) must be zeros, so the value is never rounded. Anything else ("12,50",
+    "1.234,56", "1e3", "1_000", "1 000", "12.345") is a bad number."""
+    if decimals < 0:
+        raise ValueError(f"RETENTION_AMOUNT_DECIMALS must be 0 or more, not {decimals}")
+    digits = r"([1-9]\d{0,2}(,\d{3})+|\d+)"
+    if decimals == 0:
+        fraction = ""
+    elif decimals <= 2:
+        fraction = rf"(\.\d{{1,{decimals}}})?"
+    else:
+        fraction = rf"(\.\d{{1,2}}0{{0,{decimals - 2}}})?"
+    return rf"\s*[+-]?[¥￥]?{digits}{fraction}\s*"
 
 
 def _fast_cast(value: str, sql_type: str) -> str:
@@ -120,6 +147,37 @@ def _shown(col: Column) -> str:
     return f"'{col.name} = \"' || left(v_{col.name}, 60) || '\"'"
 
 
+def plausible_window(col: Column, settings: Settings) -> tuple[str, str, str] | None:
+    """(reason code, SQL condition true when the parsed value lies outside its plausible window, SQL text
+    naming the window) for a timestamp or date column, else None. Timestamps: from `earliest_timestamp` to
+    the end of the row's landing day plus `future_tolerance_days`; dates (birthdays): from
+    `earliest_birthday` to the landing day."""
+    parsed = f"t_{col.name}"
+    if col.type == "timestamp":
+        tolerance = settings.future_tolerance_days
+        if tolerance < 0:
+            raise ValueError(f"RETENTION_FUTURE_TOLERANCE_DAYS must be 0 or more, not {tolerance}")
+        earliest = settings.earliest_timestamp.isoformat()
+        condition = (
+            f"{parsed} < TIMESTAMP '{earliest}' OR {parsed} >= CAST(_landing_date + {tolerance + 1} AS TIMESTAMP)"
+        )
+        window = (
+            f"'outside the plausible window {earliest} 00:00:00 .. ' || CAST(_landing_date + {tolerance} AS VARCHAR) "
+            f"|| ' 23:59:59 (RETENTION_EARLIEST_TIMESTAMP .. end of landing day + RETENTION_FUTURE_TOLERANCE_DAYS "
+            f"= {tolerance})'"
+        )
+        return "implausible_timestamp", condition, window
+    if col.type == "date":
+        earliest = settings.earliest_birthday.isoformat()
+        condition = f"{parsed} < DATE '{earliest}' OR {parsed} > _landing_date"
+        window = (
+            f"'outside the plausible window {earliest} .. ' || CAST(_landing_date AS VARCHAR) "
+            "|| ' (RETENTION_EARLIEST_BIRTHDAY .. landing day)'"
+        )
+        return "implausible_date", condition, window
+    return None
+
+
 def column_reasons(col: Column, settings: Settings) -> list[str]:
     value, parsed = f"v_{col.name}", f"t_{col.name}"
     reasons = []
@@ -128,6 +186,12 @@ def column_reasons(col: Column, settings: Settings) -> list[str]:
     bad_code = {"code": "unknown_code", "amount": "bad_number"}.get(col.type, f"bad_{col.type}")
     if col.type != "string":
         reasons.append(_reason(f"{value} IS NOT NULL AND {parsed} IS NULL", bad_code, col.name, _shown(col)))
+    window = plausible_window(col, settings)
+    if window is not None:
+        code, condition, window_text = window
+        # The value is named unless it is personal data (a birthday); the window always is.
+        shown = f"'{col.name}'" if col.pii else _shown(col)
+        reasons.append(_reason(condition, code, col.name, f"{shown} || ' ' || {window_text}"))
     maximum = _maximum(col, settings)
     if col.type == "amount":
         reasons.append(_reason(f"{parsed} < 0", "negative_amount", col.name, _shown(col)))
