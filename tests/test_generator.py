@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from retention.generator import DEFECT_KINDS, DefectConfig, GenerationSummary, generate
-from retention.generator.defects import BAD_DATES, ROW_KINDS
+from retention.generator.defects import BAD_DATES, IMPLAUSIBLE_TIMES, ROW_KINDS
 from retention.generator.seasons import day_pattern
 from retention.landing.contract import EVENT_TYPES, SOURCES
 from retention.landing.loader import load_range
@@ -107,8 +107,12 @@ def read_source(root: Path, source: str) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal")
 
 
+DECIMAL_COMMA = re.compile(r"^\d+,\d{2}$")
+
+
 def amount(text: str | None) -> float | None:
-    return None if text is None else float(text.replace(",", ""))
+    """The amount a text stands for; None where it is missing or written with a decimal comma ("12,50")."""
+    return None if text is None or DECIMAL_COMMA.match(text) else float(text.replace(",", ""))
 
 
 def parse_time(text: str) -> datetime:
@@ -208,7 +212,8 @@ def test_pos_orders_are_gbk_with_chinese_headers(noisy: Run):
     assert set(sample["channel"]) == {"门店"}
     assert set(sample["status"]) <= {"已支付", "已退款", "部分退款"}
     assert any(re.fullmatch(r"\d{4}/\d{1,2}/\d{1,2} \d{2}:\d{2}:\d{2}", t) for t in sample["order_time"])
-    thousands = read_source(noisy.landing, "orders").filter(pl.col("gross_amount").str.contains(","))
+    grouped = pl.col("gross_amount").str.contains(",") & ~pl.col("gross_amount").str.contains(DECIMAL_COMMA.pattern)
+    thousands = read_source(noisy.landing, "orders").filter(grouped)  # not the planted decimal commas
     assert thousands.height and all(re.fullmatch(r"-?\d{1,3}(,\d{3})+\.\d{2}", a) for a in thousands["gross_amount"])
 
 
@@ -407,8 +412,10 @@ def found_row_defects(path: Path, source: str) -> Counter:
         found["unknown_member"] = sum(member_number(m) > MEMBERS for m in rows["member_id"])
     if source == "orders":
         gross = [amount(a) for a in rows["gross_amount"]]
-        found["negative_amount"] = sum(a < 0 for a in gross)
-        found["absurd_amount"] = sum(a > 1_000_000 for a in gross)
+        found["negative_amount"] = sum(a is not None and a < 0 for a in gross)
+        found["absurd_amount"] = sum(a is not None and a > 1_000_000 for a in gross)
+        found["decimal_comma"] = sum(a is not None and DECIMAL_COMMA.match(a) is not None for a in rows["gross_amount"])
+        found["implausible_time"] = rows["order_time"].is_in(IMPLAUSIBLE_TIMES).sum()
     if source == "events":
         found["unknown_event_type"] = (~rows["event_type"].is_in(list(EVENT_TYPES))).sum()
     return +found
@@ -480,6 +487,8 @@ REASON_OF_KIND = {
     "absurd_amount": "absurd_amount",
     "unknown_member": "unknown_member",
     "unknown_event_type": "unknown_code",
+    "implausible_time": "implausible_timestamp",
+    "decimal_comma": "bad_number",
 }
 
 

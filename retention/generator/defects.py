@@ -22,7 +22,16 @@ from retention.generator.common import constant
 from retention.generator.formats import RAW_SUFFIX
 
 # Kinds that change a row's values, in the order they are drawn (fixed, for determinism).
-CORRUPTING_KINDS = ("bad_date", "negative_amount", "absurd_amount", "unknown_member", "unknown_event_type")
+# New kinds go last: a delivery's random stream then stays the same for the kinds before them.
+CORRUPTING_KINDS = (
+    "bad_date",
+    "negative_amount",
+    "absurd_amount",
+    "unknown_member",
+    "unknown_event_type",
+    "implausible_time",
+    "decimal_comma",
+)
 ROW_KINDS = ("duplicate_row", *CORRUPTING_KINDS)
 FILE_KINDS = ("resent_file", "late_file", "empty_file", "header_only_file")
 DEFECT_KINDS = ROW_KINDS + FILE_KINDS
@@ -34,6 +43,8 @@ DEFAULT_ROW_WEIGHTS = {
     "absurd_amount": 0.1,
     "unknown_member": 0.5,
     "unknown_event_type": 1.0,
+    "implausible_time": 0.3,
+    "decimal_comma": 0.3,
 }
 DEFAULT_FILE_RATES = {
     "resent_file": 0.004,
@@ -43,6 +54,8 @@ DEFAULT_FILE_RATES = {
 }
 BAD_DATES = ("2025-13-45", "not a date", "2025/02/30 25:61:00", "31/12/2024 10:00", "0000-00-00 00:00:00")
 UNKNOWN_EVENT_TYPES = ("screenshot", "video_play", "shake", "live_stream_enter")
+# Times a broken export writes for "no time" or "forever": they parse, but cannot be true.
+IMPLAUSIBLE_TIMES = ("0001-01-01 00:00:00", "9999-12-31 23:59:59", "1900-01-01 00:00:00")
 ABSURD_AMOUNT_RANGE = (1_200_000.0, 9_900_000.0)
 # Column whose text gets an unparseable date, per source.
 BAD_DATE_COLUMN = {"orders": "order_time", "events": "event_time", "tickets": "opened_at"}
@@ -137,11 +150,29 @@ def inject_row_defects(
     return frame, counts
 
 
-def _bad_date(frame, rows, rng, context):
-    column = BAD_DATE_COLUMN[context.source] + RAW_SUFFIX
-    raw = constant(None, frame.height, pl.String).alias(column)
-    raw.scatter(rows, pl.Series(np.array(BAD_DATES)[rng.integers(0, len(BAD_DATES), len(rows))]))
+def _with_raw_text(frame: pl.DataFrame, column: str, rows: np.ndarray, texts: pl.Series) -> pl.DataFrame:
+    """Override the rendered text of `column` at `rows` (keeping overrides other kinds made there)."""
+    name = column + RAW_SUFFIX
+    raw = frame[name].clone() if name in frame.columns else constant(None, frame.height, pl.String).alias(name)
+    raw.scatter(rows, texts)
     return frame.with_columns(raw)
+
+
+def _bad_date(frame, rows, rng, context):
+    texts = pl.Series(np.array(BAD_DATES)[rng.integers(0, len(BAD_DATES), len(rows))])
+    return _with_raw_text(frame, BAD_DATE_COLUMN[context.source], rows, texts)
+
+
+def _implausible_time(frame, rows, rng, context):
+    texts = pl.Series(np.array(IMPLAUSIBLE_TIMES)[rng.integers(0, len(IMPLAUSIBLE_TIMES), len(rows))])
+    return _with_raw_text(frame, BAD_DATE_COLUMN[context.source], rows, texts)
+
+
+def _decimal_comma(frame, rows, rng, context):
+    """The gross amount with a decimal comma ("12,50"), as a European-locale export prints it."""
+    cents = np.round(frame["gross_amount"].to_numpy()[rows] * 100).astype(np.int64)
+    texts = pl.Series([f"{c // 100},{c % 100:02d}" for c in cents], dtype=pl.String)
+    return _with_raw_text(frame, "gross_amount", rows, texts)
 
 
 def _negative_amount(frame, rows, rng, context):
@@ -179,6 +210,8 @@ _CORRUPTERS = {
     "absurd_amount": _absurd_amount,
     "unknown_member": _unknown_member,
     "unknown_event_type": _unknown_event_type,
+    "implausible_time": _implausible_time,
+    "decimal_comma": _decimal_comma,
 }
 
 

@@ -29,7 +29,15 @@ from retention.generator.members import Population
 from retention.generator.personas import PERSONAS
 from retention.landing.contract import EVENTS, MEMBERS, ORDERS, OUTREACH_FEEDBACK, TICKETS, Source
 
-_ORDER_ROW_DEFECTS = ("duplicate_row", "bad_date", "negative_amount", "absurd_amount", "unknown_member")
+_ORDER_ROW_DEFECTS = (
+    "duplicate_row",
+    "bad_date",
+    "negative_amount",
+    "absurd_amount",
+    "unknown_member",
+    "implausible_time",
+    "decimal_comma",
+)
 
 
 @dataclass(frozen=True)
