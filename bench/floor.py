@@ -45,7 +45,15 @@ DBT_VARS = (
     "risk_complaint_open_hours",
     "risk_high_min_flags",
 )
-SETTINGS = ("timezone", "max_order_amount", "max_paid_level", "max_dwell_seconds")
+SETTINGS = (
+    "timezone",
+    "max_order_amount",
+    "max_paid_level",
+    "max_dwell_seconds",
+    "earliest_timestamp",
+    "future_tolerance_days",
+    "earliest_birthday",
+)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _CREATED_TABLE = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\s+)?TABLE\s+(\w+)", re.IGNORECASE | re.MULTILINE)
 
@@ -122,6 +130,7 @@ def stage_files(landing_dir: Path, staged_dir: Path, workers: int = 1) -> dict:
 
 def rule_parameters(overrides: dict | None = None) -> dict[str, str]:
     """The dbt vars and pipeline settings floor.sql needs, as the pipeline would use them."""
+    from retention.landing.rules import amount_pattern
     from retention.settings import Settings  # read when asked for, like the pipeline
 
     dbt_vars = yaml.safe_load(DBT_PROJECT.read_text())["vars"]
@@ -129,6 +138,7 @@ def rule_parameters(overrides: dict | None = None) -> dict[str, str]:
         raise ValueError("the floor scores RFM by the bins of seeds/rfm_score_bins.csv only")
     settings = Settings.from_env()
     values = {name: dbt_vars[name] for name in DBT_VARS} | {name: getattr(settings, name) for name in SETTINGS}
+    values["amount_pattern"] = amount_pattern(settings.amount_decimals)  # the grammar, not a second copy of it
     values |= overrides or {}
     return {name: str(value) for name, value in values.items()}
 

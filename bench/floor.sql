@@ -12,7 +12,9 @@
 --               That step is part of the floor's measured time.
 --   {seeds}     dbt_project/seeds: score bins, tiers, churn keywords and code spellings are data.
 --   {as_of}     the as-of day, YYYY-MM-DD.
---   {timezone}, {max_order_amount}, {max_paid_level}, {max_dwell_seconds}: pipeline settings.
+--   {timezone}, {max_order_amount}, {max_paid_level}, {max_dwell_seconds}, {earliest_timestamp},
+--   {future_tolerance_days}, {earliest_birthday}: pipeline settings.
+--   {amount_pattern}: the amount grammar for RETENTION_AMOUNT_DECIMALS (rules.amount_pattern).
 --   the rest:   the dbt vars of the same name (dbt_project/dbt_project.yml).
 --
 -- Simplifications against the pipeline (bench/floor.py compare_with_marts measures the agreement):
@@ -36,7 +38,7 @@ SET TimeZone = '{timezone}';
 -- Trimmed text; NULL for the usual spellings of "nothing". (list_contains, not IN: DuckDB plans an
 -- IN list as a join, which costs more than the whole parse on a short value.)
 CREATE OR REPLACE TEMP MACRO txt(v) AS CASE
-    WHEN strlen(trim(v)) <= 4 AND list_contains(['', 'null', 'none', 'na', 'n/a', 'nan', '-'], lower(trim(v)))
+    WHEN strlen(trim(v)) <= 4 AND list_contains(['', 'null', 'none', 'na', 'n/a', '-'], lower(trim(v)))
         THEN NULL
     ELSE trim(v)
 END;
@@ -50,7 +52,8 @@ CREATE OR REPLACE TEMP MACRO has_offset(v) AS
     (right(v, 1) = 'Z' OR contains(right(v, 6), '+') OR contains(right(v, 6), '-'))
     AND regexp_matches(v, '(Z|[+-]\d{2}:?\d{2})$');
 CREATE OR REPLACE TEMP MACRO ts(v) AS CASE
-    WHEN has_offset(v) THEN try_cast(v AS TIMESTAMPTZ) AT TIME ZONE '{timezone}'
+    WHEN has_offset(v)
+        THEN try_cast(regexp_replace(v, '\s+(Z|[+-]\d{2}:?\d{2})$', '\1') AS TIMESTAMPTZ) AT TIME ZONE '{timezone}'
     ELSE coalesce(
         CASE WHEN left(v, 1) BETWEEN '0' AND '9' THEN try_cast(v AS TIMESTAMP) END,
         CASE
@@ -70,9 +73,16 @@ CREATE OR REPLACE TEMP MACRO day(v) AS coalesce(
     CAST(try_strptime(v, ['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y年%m月%d日']) AS DATE)
 );
 
--- CNY amounts: 1234.5, 1,234.50, ¥1234.50, ￥1,234.50.
-CREATE OR REPLACE TEMP MACRO amount(v) AS
-    try_cast(regexp_replace(v, '[¥￥,\s]', '', 'g') AS DECIMAL(18, 2));
+-- Plausible times: from the earliest setting to the end of the landing day plus the tolerance;
+-- birthdays from theirs to the landing day. Outside, the row is quarantined by the pipeline.
+CREATE OR REPLACE TEMP MACRO implausible(t, landing) AS
+    coalesce(t < TIMESTAMP '{earliest_timestamp}' OR t >= CAST(landing + {future_tolerance_days} + 1 AS TIMESTAMP), FALSE);
+CREATE OR REPLACE TEMP MACRO implausible_day(d, landing) AS
+    coalesce(d < DATE '{earliest_birthday}' OR d > landing, FALSE);
+
+-- CNY amounts: 1234.5, 1,234.50, ¥1234.50, ￥1,234.50; nothing else ("12,50", "1e3", "12.345").
+CREATE OR REPLACE TEMP MACRO amount(v) AS CASE WHEN regexp_full_match(v, '{amount_pattern}')
+    THEN try_cast(regexp_replace(v, '[¥￥,\s]', '', 'g') AS DECIMAL(18, 2)) END;
 
 -- Whole numbers only ("3.0" is 3, "3.5" does not parse).
 CREATE OR REPLACE TEMP MACRO whole(v) AS
@@ -187,7 +197,8 @@ SELECT
     whole(paid_level) AS paid_level,
     member_id IS NULL OR ts(registered_at) IS NULL OR ts(updated_at) IS NULL
     OR unparsed(gender, code('members.gender', gender))
-    OR unparsed(birthday, day(birthday))
+    OR unparsed(birthday, day(birthday)) OR implausible_day(day(birthday), landing_date)
+    OR implausible(ts(registered_at), landing_date) OR implausible(ts(updated_at), landing_date)
     OR unparsed(registration_channel, code('members.registration_channel', registration_channel))
     OR unparsed(paid_level, whole(paid_level))
     OR NOT coalesce(whole(paid_level) BETWEEN 0 AND {max_paid_level}, TRUE)
@@ -255,6 +266,7 @@ SELECT
     OR unparsed(discount_amount, amount(discount_amount))
     OR unparsed(refund_amount, amount(refund_amount))
     OR unparsed(updated_at, ts(updated_at))
+    OR implausible(ts(order_time), landing_date) OR implausible(ts(updated_at), landing_date)
     OR least(amount(gross_amount), amount(discount_amount), amount(refund_amount)) < 0
     OR greatest(amount(gross_amount), amount(discount_amount), amount(refund_amount)) > {max_order_amount}
     OR coalesce(amount(discount_amount), 0) > amount(gross_amount)
@@ -328,7 +340,7 @@ SELECT
     landing_date,
     member_id,
     ts(event_time) AS event_time,
-    event_id IS NULL OR member_id IS NULL OR ts(event_time) IS NULL
+    event_id IS NULL OR member_id IS NULL OR ts(event_time) IS NULL OR implausible(ts(event_time), landing_date)
     OR unparsed(platform, code('events.platform', platform))
     OR unparsed(dwell_seconds, whole(dwell_seconds))
     OR NOT coalesce(whole(dwell_seconds) BETWEEN 0 AND {max_dwell_seconds}, TRUE) AS rejected
@@ -389,6 +401,8 @@ SELECT
     OR unparsed(satisfaction, whole(satisfaction))
     OR NOT coalesce(whole(satisfaction) BETWEEN 1 AND 5, TRUE)  -- the contract's range
     OR unparsed(updated_at, ts(updated_at))
+    OR implausible(ts(opened_at), landing_date) OR implausible(ts(closed_at), landing_date)
+    OR implausible(ts(updated_at), landing_date)
     OR coalesce(ts(closed_at) < ts(opened_at), FALSE) AS rejected
 FROM (
     SELECT source_file, landing_date, txt(COLUMNS(delivered.* EXCLUDE (filename)))
