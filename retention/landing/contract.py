@@ -27,6 +27,9 @@ class Column:
     maximum: float | None = None
     pii: bool = False
     is_amount_ceiling: bool = False
+    # Free text that may hold line breaks (a quoted CSV field spanning lines). Everywhere else a line
+    # break inside a field is the sign of a runaway quote that would swallow the following rows.
+    multiline: bool = False
 
     @property
     def header_names(self) -> tuple[str, ...]:
@@ -260,6 +263,7 @@ TICKETS = Source(
             "write their phone numbers and addresses into it.",
             aliases=("内容", "描述"),
             pii=True,
+            multiline=True,
         ),
         Column(
             "satisfaction",

@@ -217,7 +217,7 @@ def _load_batch(
     if csv_frames:
         con.register("csv_batch", pl.concat(csv_frames, how="diagonal_relaxed"))
         con.execute(
-            "INSERT INTO _landing_batch SELECT _landing_date, _source_file, _row_number, NULL, NULL, "
+            "INSERT INTO _landing_batch SELECT _landing_date, _source_file, _row_number, _malformed, _raw, "
             f"{select_text} FROM csv_batch"
         )
     if json_frames:
@@ -226,11 +226,15 @@ def _load_batch(
         con.execute(
             f"""INSERT INTO _landing_batch
             SELECT _landing_date, _source_file, _row_number,
-              CASE WHEN _json IS NULL THEN 'line is not valid JSON'
-                   WHEN json_type(_json) <> 'OBJECT' THEN 'line is not a JSON object' END,
+              CASE WHEN _json IS NULL THEN 'malformed_json||line is not valid JSON'
+                   WHEN json_type(_json) <> 'OBJECT' THEN 'malformed_json||line is not a JSON object'
+                   ELSE {_json_structure(source)} END,
               _line,
-              {extracts}
-            FROM (SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM json_batch)"""
+              {select_text}
+            FROM (
+              SELECT *, {extracts}, {_json_key_columns(source)} AS _columns
+              FROM (SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM json_batch)
+            )"""
         )
     checked = checked_rows_sql(
         source, settings, "_landing_batch", f"{RAW_SCHEMA}.members" if source.references_members else None
@@ -305,6 +309,46 @@ def _json_extract(source: Source, column: str) -> str:
     keys = [f"json_extract_string({obj}, {quote_literal('$.' + _json_key(k))})" for k in col.header_names]
     value = keys[0] if len(keys) == 1 else f"coalesce({', '.join(keys)})"
     return f"{value} AS {quote_ident(column)}"
+
+
+def _json_key_columns(source: Source) -> str:
+    """SQL: the object's keys, each replaced by the contract column it means (other keys kept as they are)."""
+    whens = " ".join(
+        f"WHEN {quote_literal(k)} THEN {quote_literal(c.name)}" for c in source.columns for k in c.header_names
+    )
+    return f"list_transform(json_keys(_json), k -> CASE k {whens} ELSE k END)"
+
+
+def _json_structure(source: Source) -> str:
+    """SQL: a reason `code|column|detail` for an object looser than the contract, else NULL. A key given
+    twice (or two keys meaning one column: which value would count?) is `duplicate_key`; an object or
+    array as a column's value is `nested_value`. Details name contract keys only, never values."""
+    duplicates = []
+    for col in source.columns:
+        given = f"list_filter(json_keys(_json), k -> list_contains({_sql_list(col.header_names)}, k))"
+        duplicates.append(
+            f"WHEN len({given}) > 1 THEN {quote_literal('duplicate_key|' + col.name + '|')} || len({given}) "
+            f"|| {quote_literal(' keys give ' + col.name + ': ')} || array_to_string({given}, ', ')"
+        )
+    outside = "'duplicate_key||a key outside the contract appears more than once (not shown)'"
+    nested = []
+    for col in source.columns:
+        whens = []
+        for key in col.header_names:
+            kind = f"json_type(_json, {quote_literal('$.' + _json_key(key))})"
+            reason = quote_literal(f'nested_value|{col.name}|key "{key}" holds a JSON ')
+            whens.append(f"WHEN {kind} IN ('OBJECT', 'ARRAY') THEN {reason} || lower({kind}) || ', not a value'")
+        # json_extract_string gives an object or array as its JSON text, so only a value starting
+        # with { or [ is looked at again (CASE evaluates its THEN for those rows only).
+        nested.append(f"CASE WHEN left({quote_ident(col.name)}, 1) IN ('{{', '[') THEN CASE {' '.join(whens)} END END")
+    return (
+        f"CASE WHEN list_unique(_columns) <> len(_columns) THEN CASE {' '.join(duplicates)} ELSE {outside} END "
+        f"ELSE coalesce({', '.join(nested)}) END"
+    )
+
+
+def _sql_list(values) -> str:
+    return "[" + ", ".join(map(quote_literal, values)) + "]"
 
 
 def _json_key(key: str) -> str:

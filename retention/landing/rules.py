@@ -267,7 +267,7 @@ WITH cleaned AS (
 SELECT
   {", ".join(final_cols)},
   _landing_date, _source_file, _row_number,
-  CASE WHEN _malformed IS NOT NULL THEN ['malformed_json||' || _malformed]
+  CASE WHEN _malformed IS NOT NULL THEN [_malformed]
   ELSE list_filter([{", ".join(reasons)}], r -> r IS NOT NULL) END AS reasons
 FROM typed
 """
