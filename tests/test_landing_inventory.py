@@ -235,7 +235,8 @@ def test_file_name_forging_a_log_line_is_escaped_when_the_file_cannot_be_read(se
     assert str(error.value).splitlines() == [
         "1 members file(s) could not be read; nothing was loaded or changed for the requested days:",
         f"  - members/2025-03-01/crm\\n{FAKE}.csv: "
-        "missing required column(s) member_id, registered_at, updated_at; header is x",
+        "missing required column(s) member_id, registered_at, updated_at; the header (line 1) has 1 field(s), "
+        "recognised: none",
     ]
 
 
