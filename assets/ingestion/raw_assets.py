@@ -78,6 +78,11 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
             f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined, "
             f"in {report.transactions} transaction(s); {inventory_summary(report.inventory)}"
         )
+        if report.corrected_keys:
+            context.log.warning(
+                f"{source.name} {start}..{end}: {report.corrected_keys} key(s) delivered again on another landing "
+                "day with different values; which version stands: docs/landing_contract.md (corrections)"
+            )
         metadata = {**load_metadata(report), "preview": dg.MetadataValue.md(preview)}
         return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
@@ -125,6 +130,7 @@ def load_metadata(report: LoadReport) -> dict:
         "rows_read": report.rows_read,
         "rows_loaded": report.rows_loaded,
         "rows_quarantined": report.rows_quarantined,
+        "corrected_keys": report.corrected_keys,
         "dagster/row_count": report.rows_loaded,
         "quarantine_by_reason": dg.MetadataValue.md(table if reasons else "no rows quarantined"),
         "encodings": dg.MetadataValue.json(dict(report.encodings)),

@@ -21,7 +21,16 @@ import polars as pl
 
 from retention.landing.contract import MEMBERS, Source
 from retention.landing.files import LOADED, LandedFile, LandingFileError, ReadResult, discover, read_landed_file
-from retention.landing.rules import SQL_TYPES, checked_rows_sql, mark_copies_sql, quote_ident, quote_literal
+from retention.landing.rules import (
+    CONFLICT_CODE,
+    SQL_TYPES,
+    checked_rows_sql,
+    conflict_groups_sql,
+    mark_copies_sql,
+    quote_ident,
+    quote_literal,
+)
+from retention.landing.safe_text import printable
 from retention.settings import Settings
 
 RAW_SCHEMA = "raw"
@@ -76,6 +85,9 @@ class LoadReport:
     # Every file found below the source folder, whatever its date: relative path -> "loaded", "out_of_range",
     # "ignored:<reason>" (a load with a "refused:<reason>" file fails, naming it; see `discover`).
     inventory: dict[str, str] = field(default_factory=dict)
+    # Business keys of these days that another landing day delivered with different values (a correction;
+    # which version stands is the documented rule of docs/landing_contract.md, decided in staging).
+    corrected_keys: int = 0
 
 
 def raw_table(source: Source) -> str:
@@ -163,6 +175,7 @@ def load_range(
             on_commit(first, last, report)
     if errors:
         raise LandingError(source.name, errors, committed, end)
+    report.corrected_keys = count_corrected_keys(con, source, start, end)
     return report
 
 
@@ -241,6 +254,7 @@ def _load_batch(
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}")
     con.execute(mark_copies_sql(source, "_checked"))
+    _mark_conflicts(con, source)
     typed_cols = ", ".join(quote_ident(c) for c in text_cols)
     con.execute(
         f"INSERT INTO {raw_table(source)} ({typed_cols}, {', '.join(LINEAGE_COLUMNS)}) "
@@ -300,6 +314,106 @@ def _load_batch(
         con.unregister(name)
     con.execute("DROP TABLE _landing_batch")
     con.execute("DROP TABLE _checked")
+
+
+CONFLICT_PLACES_SHOWN = 10  # files and rows named in one conflict's detail (the count of the rest follows)
+
+
+def _mark_conflicts(con, source: Source) -> None:
+    """Quarantine every valid row of a landing day whose business key another valid row of the day shares
+    with different values: nobody can tell which is right. The detail names the key (ids only, never
+    personal data), every file and row involved and the columns that differ, never their values.
+    Conflicts are rare: the few groups are described here, the search itself runs in DuckDB."""
+    groups = con.execute(conflict_groups_sql(source, "_checked")).fetchall()
+    if not groups:
+        return
+    key_columns = [source.column(c) for c in source.key]
+    files, row_numbers, reasons = [], [], []
+    for group in groups:
+        key_values, group_files, group_rows, differing = group[1:-3], group[-3], group[-2], group[-1]
+        key = " ".join(f"{c.name} {_key_value(c, v)}" for c, v in zip(key_columns, key_values, strict=True))
+        places = [f"{printable(f)} row {r}" for f, r in zip(group_files, group_rows, strict=True)]
+        if len(places) > CONFLICT_PLACES_SHOWN:
+            places = places[:CONFLICT_PLACES_SHOWN] + [f"{len(places) - CONFLICT_PLACES_SHOWN} more rows"]
+        where = ", ".join(places[:-1]) + " and " + places[-1]
+        detail = f"{key} delivered with different values in {where} (differs in: {', '.join(differing)})"
+        # `|` separates the parts of a reason: escaped in the detail so it is not cut there.
+        escaped = detail.replace("|", "\\x7c")
+        reason = f"{CONFLICT_CODE}|{differing[0]}|{escaped}"
+        files += group_files
+        row_numbers += group_rows
+        reasons += [reason] * len(group_files)
+    conflicts = pl.DataFrame(
+        {"_source_file": files, "_row_number": row_numbers, "reason": reasons},
+        schema={"_source_file": pl.String, "_row_number": pl.Int64, "reason": pl.String},
+    )
+    con.register("_conflicts", conflicts)
+    con.execute(
+        "UPDATE _checked SET reasons = [c.reason] FROM _conflicts AS c "
+        "WHERE _checked._source_file = c._source_file AND _checked._row_number = c._row_number"
+    )
+    con.unregister("_conflicts")
+
+
+def _key_value(column, value) -> str:
+    if value is None:
+        return "(empty)"
+    if column.pii:
+        return "(value withheld: personal data)"
+    return printable(value, 60)
+
+
+def count_corrected_keys(con, source: Source, start: date, end: date) -> int:
+    """Business keys loaded for [start, end] that another landing day delivered with different values.
+
+    Kept proportional to the range where possible: first the keys of the range found on more than one
+    landing day, reading only the key columns and landing dates (for a range holding most of the table,
+    one aggregate over the keys' hashes; otherwise a semi-join of the range's keys against the other
+    days); then the full rows of just those keys are compared, within the days they span, grouped by the
+    key itself (so a hash collision counts nothing, nor does a harmless identical re-delivery). Key
+    columns match NULL to NULL (an export without `updated_at`)."""
+    table = raw_table(source)
+    keys = ", ".join(quote_ident(c) for c in source.key)
+    in_range, total = con.execute(
+        f"SELECT count(*) FILTER (WHERE _landing_date BETWEEN $1 AND $2), count(*) FROM {table}", [start, end]
+    ).fetchone()
+    if in_range == 0:
+        return 0
+    several_days = "min(_landing_date) < max(_landing_date)"
+    if in_range * 2 >= total:
+        repeated = f"""SELECT hash({keys}) AS h, min(_landing_date) AS first_day, max(_landing_date) AS last_day
+            FROM {table} GROUP BY ALL HAVING {several_days} AND bool_or(_landing_date BETWEEN $1 AND $2)"""
+    else:
+        repeated = f"""SELECT hash({keys}) AS h, min(_landing_date) AS first_day, max(_landing_date) AS last_day
+            FROM {table} AS r SEMI JOIN (SELECT DISTINCT {keys} FROM {table} WHERE _landing_date BETWEEN $1 AND $2) AS b
+            ON {_keys_match(source, "r", "b")}
+            GROUP BY {", ".join(f"r.{quote_ident(c)}" for c in source.key)} HAVING {several_days}"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _repeated_keys AS {repeated}", [start, end])
+    try:
+        found, first_day, last_day = con.execute(
+            "SELECT count(*), min(first_day), max(last_day) FROM _repeated_keys"
+        ).fetchone()
+        if found == 0:
+            return 0
+        return con.execute(
+            f"""SELECT count(*) FROM (
+              SELECT {keys} FROM {table}
+              WHERE _landing_date BETWEEN $3 AND $4 AND hash({keys}) IN (SELECT h FROM _repeated_keys)
+              GROUP BY ALL
+              HAVING {several_days} AND bool_or(_landing_date BETWEEN $1 AND $2)
+                AND count(DISTINCT hash({", ".join(quote_ident(c) for c in source.column_names)})) > 1)""",
+            [start, end, first_day, last_day],
+        ).fetchone()[0]
+    finally:
+        con.execute("DROP TABLE _repeated_keys")
+
+
+def _keys_match(source: Source, left: str, right: str) -> str:
+    """Join condition on the business key: `=` for required columns, NULL-safe for optional ones."""
+    matches = {True: "=", False: "IS NOT DISTINCT FROM"}
+    return " AND ".join(
+        f"{left}.{quote_ident(c)} {matches[source.column(c).required]} {right}.{quote_ident(c)}" for c in source.key
+    )
 
 
 def _json_extract(source: Source, column: str) -> str:

@@ -295,3 +295,36 @@ FROM (
 WHERE copies.copy_number > 1
   AND {checked_table}._source_file = copies.copy_file AND {checked_table}._row_number = copies.copy_row
 """
+
+
+CONFLICT_CODE = "conflicting_duplicate"
+
+
+def conflict_groups_sql(source: Source, checked_table: str) -> str:
+    """SELECT one row per business key that two or more valid rows of one landing day share while
+    differing in some other column (exact copies are marked before, so any two such rows differ):
+    the day, the key values, the rows' files and row numbers (by file, then row) and the names of the
+    columns that differ. NULLs in key columns compare equal. Like `mark_copies_sql`, a hash aggregate
+    finds the few candidate keys first, so the per-column comparison only touches their rows."""
+    keys = ", ".join(quote_ident(c) for c in source.key)
+    key_hash = f"hash(_landing_date, {keys})"
+    differs = ", ".join(
+        f"CASE WHEN count(DISTINCT {quote_ident(c)}) > 1 OR count({quote_ident(c)}) NOT IN (0, count(*)) "
+        f"THEN {quote_literal(c)} END"
+        for c in source.column_names
+        if c not in source.key
+    )
+    return f"""
+WITH candidates AS (
+  SELECT {key_hash} AS h FROM {checked_table} WHERE len(reasons) = 0 GROUP BY ALL HAVING count(*) > 1
+)
+SELECT _landing_date, {keys},
+  list(_source_file ORDER BY _source_file, _row_number) AS files,
+  list(_row_number ORDER BY _source_file, _row_number) AS row_numbers,
+  list_filter([{differs}], c -> c IS NOT NULL) AS differing
+FROM {checked_table}
+WHERE len(reasons) = 0 AND {key_hash} IN (SELECT h FROM candidates)
+GROUP BY _landing_date, {keys}
+HAVING count(*) > 1
+ORDER BY _landing_date, files[1], row_numbers[1]
+"""
