@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from retention.generator import DEFECT_KINDS, DefectConfig, GenerationSummary, generate
-from retention.generator.defects import BAD_DATES, IMPLAUSIBLE_TIMES, ROW_KINDS
+from retention.generator.defects import BAD_DATES, DEFAULT_ROW_WEIGHTS, IMPLAUSIBLE_TIMES, ROW_KINDS
 from retention.generator.seasons import day_pattern
 from retention.landing.contract import EVENT_TYPES, SOURCES
 from retention.landing.loader import load_range
@@ -26,7 +26,11 @@ START, END = date(2025, 1, 1), date(2025, 3, 1)
 MEMBERS = 300
 SMALL = {"members": MEMBERS, "start": START, "end": END, "seed": 11}
 # File-level defects are rare at their defaults; raise them so a 60-day run shows every kind.
-NOISY = DefectConfig(file_rates={"resent_file": 0.05, "late_file": 0.15, "empty_file": 0.03, "header_only_file": 0.03})
+# Rare row kinds raised so that each one appears in a small run.
+NOISY = DefectConfig(
+    row_weights={**DEFAULT_ROW_WEIGHTS, "absurd_amount": 0.3, "implausible_time": 0.3, "decimal_comma": 0.3},
+    file_rates={"resent_file": 0.05, "late_file": 0.15, "empty_file": 0.03, "header_only_file": 0.03},
+)
 FILE_NAME = re.compile(
     r"^(?P<stem>[a-z_]+)_(?P<day>\d{8})(?:_(?P<tag>resent|late|empty|header_only))?\.(?P<ext>csv|jsonl)$"
 )

@@ -43,8 +43,8 @@ DEFAULT_ROW_WEIGHTS = {
     "absurd_amount": 0.1,
     "unknown_member": 0.5,
     "unknown_event_type": 1.0,
-    "implausible_time": 0.3,
-    "decimal_comma": 0.3,
+    "implausible_time": 0.1,
+    "decimal_comma": 0.1,
 }
 DEFAULT_FILE_RATES = {
     "resent_file": 0.004,
