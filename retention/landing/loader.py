@@ -235,18 +235,25 @@ def _load_batch(
         )
     if json_frames:
         con.register("json_batch", pl.concat(json_frames, how="diagonal_relaxed"))
-        extracts = ", ".join(_json_extract(source, c) for c in text_cols)
+        paths, extracts = _json_extracts(source)
         con.execute(
             f"""INSERT INTO _landing_batch
             SELECT _landing_date, _source_file, _row_number,
               CASE WHEN _json IS NULL THEN 'malformed_json||line is not valid JSON'
-                   WHEN json_type(_json) <> 'OBJECT' THEN 'malformed_json||line is not a JSON object'
+                   WHEN _kind <> 'OBJECT' THEN 'malformed_json||line is not a JSON object'
                    ELSE {_json_structure(source)} END,
               _line,
               {select_text}
             FROM (
               SELECT *, {extracts}, {_json_key_columns(source)} AS _columns
-              FROM (SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM json_batch)
+              FROM (
+                -- One parse for every key of the contract (a parse per key and alias cost 2-3x more).
+                SELECT *, CASE WHEN _kind = 'OBJECT' THEN json_extract_string(_json, {paths}) END AS _values
+                FROM (
+                  SELECT *, json_type(_json) AS _kind
+                  FROM (SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM json_batch)
+                )
+              )
             )"""
         )
     checked = checked_rows_sql(
@@ -416,13 +423,20 @@ def _keys_match(source: Source, left: str, right: str) -> str:
     )
 
 
-def _json_extract(source: Source, column: str) -> str:
-    col = source.column(column)
-    # Only objects are read; for anything else every column stays NULL (the row is quarantined).
-    obj = "CASE WHEN json_type(_json) = 'OBJECT' THEN _json END"
-    keys = [f"json_extract_string({obj}, {quote_literal('$.' + _json_key(k))})" for k in col.header_names]
-    value = keys[0] if len(keys) == 1 else f"coalesce({', '.join(keys)})"
-    return f"{value} AS {quote_ident(column)}"
+def _json_extracts(source: Source) -> tuple[str, str]:
+    """SQL: the list of JSON paths of every key and alias of the contract, and the select list reading
+    each column from `_values` (their extracted values, in that order). Only objects are read; for
+    anything else `_values` and so every column stays NULL (the row is quarantined)."""
+    paths: list[str] = []
+    columns = []
+    for col in source.columns:
+        positions = []
+        for key in col.header_names:
+            paths.append(quote_literal("$." + _json_key(key)))
+            positions.append(f"_values[{len(paths)}]")
+        value = positions[0] if len(positions) == 1 else f"coalesce({', '.join(positions)})"
+        columns.append(f"{value} AS {quote_ident(col.name)}")
+    return f"[{', '.join(paths)}]", ", ".join(columns)
 
 
 def _json_key_columns(source: Source) -> str:
