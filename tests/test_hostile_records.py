@@ -122,6 +122,43 @@ def test_quote_inside_an_unquoted_field_is_quarantined_instead_of_failing_the_fi
     assert [r[:2] for r in _quarantine(warehouse)] == [(1, "bad_quote")]
 
 
+@pytest.mark.parametrize("stray_rows", [(1,), (1, 3)])
+def test_a_lone_inch_mark_quarantines_its_record_only_not_the_rest_of_the_file(
+    loaded_day1, landing, settings, warehouse, stray_rows
+):
+    # An odd number of quotes: counted by parity, the first would open a field the rest of the file never closes.
+    rows = [f'O2{i},M1,2025/3/2 10:0{i}:00,门店,上海徐汇店,"1,200.50",0,已支付' for i in range(1, 5)]
+    for i in stray_rows:
+        rows[i - 1] = f'O2{i},M1,2025/3/2 10:0{i}:00,门店,买了27"显示器,100,0,已支付'
+    landing.write("orders/2025-03-02/pos.csv", POS_HEADER + "\n".join(rows) + "\n")
+    load_range(warehouse, ORDERS, DAY2, DAY2, settings)
+    assert _manifest(warehouse) == [("orders/2025-03-02/pos.csv", 4, 4 - len(stray_rows), len(stray_rows))]
+    assert [r[:2] for r in _quarantine(warehouse)] == [(i, "bad_quote") for i in stray_rows]
+    loaded = warehouse.execute(
+        "SELECT order_id, gross_amount FROM raw.orders WHERE _landing_date = ? ORDER BY 1", [DAY2]
+    )
+    assert [r[0] for r in loaded.fetchall()] == [f"O2{i}" for i in range(1, 5) if i not in stray_rows]
+
+
+def test_inch_marks_in_ticket_text_do_not_merge_the_records_between_them(landing, settings, warehouse):
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    landing.write(
+        "tickets/2025-03-01/t.csv",
+        TICKETS_HEADER
+        + 'T1,M1,2025-03-01 09:00:00,投诉,处理中,买了27"显示器\n'
+        + "T2,M1,2025-03-01 09:10:00,咨询,新建,简单\n"
+        + 'T3,M1,2025-03-01 09:20:00,咨询,新建,"有引号的内容"\n'
+        + 'T4,M1,2025-03-01 09:30:00,咨询,新建,24"的也行\n'
+        + "T5,M1,2025-03-01 09:40:00,咨询,新建,最后\n",
+    )
+    load_range(warehouse, MEMBERS, DAY1, DAY1, settings)
+    load_range(warehouse, TICKETS, DAY1, DAY1, settings)
+    assert _manifest(warehouse, DAY1, "tickets") == [("tickets/2025-03-01/t.csv", 5, 3, 2)]
+    assert [r[:2] for r in _quarantine(warehouse, DAY1, "tickets")] == [(1, "bad_quote"), (4, "bad_quote")]
+    stored = warehouse.execute("SELECT ticket_id, content FROM raw.tickets ORDER BY 1").fetchall()
+    assert stored == [("T2", "简单"), ("T3", "有引号的内容"), ("T5", "最后")]
+
+
 TICKETS_HEADER = "ticket_id,member_id,opened_at,ticket_type,status,content\n"
 
 

@@ -432,7 +432,7 @@ def _csv_lines(data: bytes) -> pl.DataFrame:
     size = len(data)
     byte = pl.from_arrow(pa.Array.from_buffers(pa.uint8(), size, [None, pa.py_buffer(data)]))
     newlines = (byte == ord("\n")).arg_true().cast(pl.Int64)
-    quotes = (byte == ord('"')).arg_true().cast(pl.Int64)
+    quotes, stray = _quoting_quotes(byte, (byte == ord('"')).arg_true().cast(pl.Int64))
     commas = (byte == ord(",")).arg_true().cast(pl.Int64)
     if quotes.len():
         commas = commas.filter(quotes.search_sorted(commas) % 2 == 0)
@@ -459,11 +459,47 @@ def _csv_lines(data: bytes) -> pl.DataFrame:
         carriage_returns = (byte == ord("\r")).arg_true().cast(pl.Int64)
         only_cr = (pl.col("_end") == pl.col("_start") + 1) & pl.col("_start").is_in(carriage_returns)
         frame = frame.with_columns(_blank=pl.col("_blank") | pl.col("_starts") & ~pl.col("_open_after") & only_cr)
-    if quotes.len():
-        frame = frame.with_columns(_bad_quote=pl.col("_line").is_in(_bad_quote_lines(byte, quotes, ends)))
+    if quotes.len() or stray.len():
+        bad_lines = _bad_quote_lines(byte, quotes, ends).append(ends.search_sorted(stray).cast(pl.Int64) + 1)
+        frame = frame.with_columns(_bad_quote=pl.col("_line").is_in(bad_lines))
     return frame.with_columns(
         _fields=pl.when(~pl.col("_open_after")).then(pl.col("_break_field") + 1).backward_fill(),
     ).drop("_seps_before_end", "_seps_before_start")
+
+
+def _quoting_quotes(byte: pl.Series, quotes: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Split the positions of `"` into quoting quotes and stray ones (`27"显示器`, an inch mark in an
+    unquoted field): outside a quoted field only a quote at a field start opens one. A stray quote
+    leaves the quote state alone and makes its record `bad_quote` (Polars cannot parse an odd one);
+    counting every quote instead let one stray quote flip the quote state of the rest of the file.
+
+    Usually every quote opening by parity is at a field start (checked without a loop); otherwise the
+    quotes, not the bytes, are walked in order once."""
+    empty = pl.Series([], dtype=pl.Int64)
+    if not quotes.len():
+        return quotes, empty
+    before = byte.gather((quotes - 1).clip(0, None))
+    at_field_start = (quotes == 0) | before.is_in([ord(","), ord("\n")])
+    # By parity, even quotes open; an odd one right after another is the second half of an escaped `""`.
+    opening = pl.int_range(0, quotes.len(), eager=True) % 2 == 0
+    if bool((~opening | at_field_start | (before == ord('"'))).all()):
+        return quotes, empty
+    positions, starts = quotes.to_list(), at_field_start.to_list()
+    kept, stray = [], []
+    inside, i = False, 0
+    while i < len(positions):
+        position = positions[i]
+        if not inside:
+            (kept if starts[i] else stray).append(position)
+            inside = starts[i]
+        elif i + 1 < len(positions) and positions[i + 1] == position + 1:  # an escaped quote
+            kept += [position, position + 1]
+            i += 1
+        else:
+            kept.append(position)
+            inside = False
+        i += 1
+    return pl.Series(kept, dtype=pl.Int64), pl.Series(stray, dtype=pl.Int64)
 
 
 def _bad_quote_lines(byte: pl.Series, quotes: pl.Series, ends: pl.Series) -> pl.Series:
