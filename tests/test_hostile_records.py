@@ -159,6 +159,37 @@ def test_inch_marks_in_ticket_text_do_not_merge_the_records_between_them(landing
     assert stored == [("T2", "简单"), ("T3", "有引号的内容"), ("T5", "最后")]
 
 
+def test_a_last_record_without_line_end_is_judged_as_a_whole_record(landing, settings, warehouse):
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    # A multi-line ticket text last, no final line end: complete, so not truncated.
+    landing.write(
+        "tickets/2025-03-01/t.csv",
+        TICKETS_HEADER
+        + "T1,M1,2025-03-01 09:00:00,咨询,新建,简单\n"
+        + 'T2,M1,2025-03-01 09:10:00,投诉,新建,"第一行\n第二行"',
+    )
+    # A line separator (U+2028) inside the last value is text, not a line end.
+    landing.write("orders/2025-03-01/pos.csv", POS_HEADER + "O1,M1,2025/3/1 10:00:00,门店,旗舰\u2028店,100,0,已支付")
+    load_range(warehouse, MEMBERS, DAY1, DAY1, settings)
+    load_range(warehouse, TICKETS, DAY1, DAY1, settings)
+    load_range(warehouse, ORDERS, DAY1, DAY1, settings)
+    assert _manifest(warehouse, DAY1, "tickets") == [("tickets/2025-03-01/t.csv", 2, 2, 0)]
+    assert warehouse.execute("SELECT content FROM raw.tickets WHERE ticket_id = 'T2'").fetchone() == ("第一行\n第二行",)
+    assert warehouse.execute("SELECT store_name FROM raw.orders").fetchall() == [("旗舰\u2028店",)]
+
+
+def test_a_data_like_extra_column_name_is_ignored_not_taken_for_a_missing_header(landing, settings, warehouse):
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    landing.write(
+        "orders/2025-03-01/pos.csv",
+        POS_HEADER.strip() + ",2025年3月积分\n" + "O1,M1,2025/3/1 10:00:00,门店,旗舰店,100,0,已支付,12\n",
+    )
+    load_range(warehouse, MEMBERS, DAY1, DAY1, settings)
+    report = load_range(warehouse, ORDERS, DAY1, DAY1, settings)
+    assert (report.rows_read, report.rows_loaded) == (1, 1)
+    assert report.extra_columns == {"orders/2025-03-01/pos.csv": ["(field 9)"]}
+
+
 TICKETS_HEADER = "ticket_id,member_id,opened_at,ticket_type,status,content\n"
 
 

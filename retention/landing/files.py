@@ -8,7 +8,6 @@ done by Polars, never row by row.
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 import io
 import json
@@ -350,7 +349,6 @@ def _csv_frame(text: str, file: LandedFile, source: Source) -> tuple[pl.DataFram
     )
     if not text.strip():
         return empty, []
-    _reject_truncated_csv(text, file)
     data = text.encode("utf-8")
     lines = _csv_lines(data)
     if lines.item(-1, "_open_after"):
@@ -364,6 +362,7 @@ def _csv_frame(text: str, file: LandedFile, source: Source) -> tuple[pl.DataFram
     header_lines = lines.filter(pl.col("_record") == header_record)
     header_bytes = data[header_lines.item(0, "_start") : header_lines.item(-1, "_end")] + b"\n"
     header = pl.read_csv(io.BytesIO(header_bytes), n_rows=0, infer_schema=False).columns
+    _reject_truncated_csv(data, lines, header, file)
     renames, extra = _map_header(header, file, source)
     multiline_fields = [i for i, h in enumerate(header) if h in renames and source.column(renames[h]).multiline]
 
@@ -601,14 +600,6 @@ def _first_divergence(raw: pl.DataFrame, good_lines: pl.DataFrame, data: bytes) 
 
 def _map_header(header: list[str], file: LandedFile, source: Source) -> tuple[dict[str, str], list[str]]:
     """Header name -> contract column, and the extra (ignored) header names that may be shown."""
-    data_like = [i + 1 for i, h in enumerate(header) if _DATA_LIKE.search(h)]
-    if data_like:
-        raise LandingFileError(
-            file.relative_path,
-            f"line 1 does not look like a header: field(s) {', '.join(map(str, data_like[:10]))} hold values "
-            "such as numbers, dates, phone numbers or e-mail addresses (not shown); the first line must name "
-            "the columns",
-        )
     aliases = _header_map(source)
     renames: dict[str, str] = {}
     extra: list[str] = []
@@ -625,6 +616,16 @@ def _map_header(header: list[str], file: LandedFile, source: Source) -> tuple[di
             renames[header_name] = canonical
     missing = [c.name for c in source.columns if c.required and c.name not in renames.values()]
     if missing:
+        # Only now can a data-like first line mean a file without a header: with every required column
+        # named, a data-like extra name (`2025年3月积分`) is just an ignored column.
+        data_like = [i + 1 for i, h in enumerate(header) if _DATA_LIKE.search(h)]
+        if data_like:
+            raise LandingFileError(
+                file.relative_path,
+                f"line 1 does not look like a header: field(s) {', '.join(map(str, data_like[:10]))} hold values "
+                "such as numbers, dates, phone numbers or e-mail addresses (not shown); the first line must name "
+                "the columns",
+            )
         found = ", ".join(renames.values()) or "none"
         raise LandingFileError(
             file.relative_path,
@@ -641,17 +642,18 @@ _DATA_LIKE = re.compile(r"@|\d{5,}|\d{4}[-/年.]\d{1,2}|^\s*[-+¥￥]?\d[\d,.]*\
 _COLUMN_NAME = re.compile(r"[^\W\d][\w .()（）/-]{0,63}")
 
 
-def _reject_truncated_csv(text: str, file: LandedFile) -> None:
-    """A file cut off mid-record: no final newline and a last line shorter than the header."""
-    if text.endswith(("\n", "\r")):
+def _reject_truncated_csv(data: bytes, lines: pl.DataFrame, header: list[str], file: LandedFile) -> None:
+    """A file cut off mid-record: no final line end and a last record with fewer fields than the header
+    (read from the record structure, so a last record spanning lines or holding a long field is judged
+    as a whole)."""
+    if data.endswith((b"\n", b"\r")):
         return
-    lines = text.splitlines()
-    header_fields = len(next(csv.reader([lines[0]])))
-    last_fields = len(next(csv.reader([lines[-1]]), []))
-    if len(lines) > 1 and last_fields < header_fields:
+    last = lines.filter(~pl.col("_blank"))
+    if last.height > 1 and last.item(-1, "_fields") < len(header):
         raise LandingFileError(
             file.relative_path,
-            f"truncated: last record (line {len(lines)}) has {last_fields} of {header_fields} fields and no line end",
+            f"truncated: last record (line {last.item(-1, '_line')}) has {last.item(-1, '_fields')} of "
+            f"{len(header)} fields and no line end",
         )
 
 
