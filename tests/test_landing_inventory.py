@@ -277,3 +277,43 @@ def test_a_refused_file_fails_the_dagster_step_with_one_escaped_line(settings, l
         f"retention.landing.files.LandingFileError: members/2025-03-01/notes\\n{FAKE}: "
         "unsupported file type (none); deliver CSV or JSON lines\n"
     )
+
+
+def test_a_hidden_folder_of_old_copies_is_listed_once_and_not_read(settings, landing, warehouse):
+    # A sync tool's version folder holds yesterday's copy of the day's file under another name.
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1", "M2"))
+    landing.write("members/.stversions/2025-03-01/crm~20250301-230000.csv", members_csv("M1", "M9"))
+
+    report = load_range(warehouse, MEMBERS, D1, D1, settings)
+
+    assert report.inventory == {"members/.stversions": "ignored:hidden", "members/2025-03-01/crm.csv": "loaded"}
+    assert (report.rows_read, report.rows_loaded) == (2, 2)
+
+
+def test_a_file_gone_before_it_is_read_is_a_landing_error_naming_its_landing_path(settings, tmp_path):
+    from retention.landing.contract import ORDERS
+    from retention.landing.files import LandedFile, read_landed_file
+
+    gone = LandedFile(tmp_path / "elsewhere" / "target.csv", "orders/2025-03-01/pos.csv", D1)
+    with pytest.raises(LandingFileError) as error:
+        read_landed_file(gone, ORDERS)
+    assert str(error.value) == "orders/2025-03-01/pos.csv: cannot be read: No such file or directory"
+
+
+def test_the_preview_in_metadata_escapes_control_characters(settings, landing, warehouse):
+    from assets.ingestion.raw_assets import preview_rows
+    from retention.landing.contract import ORDERS
+
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    landing.write(
+        "orders/2025-03-01/pos.csv",
+        "order_id,member_id,order_time,channel,store_name,gross_amount,status\n"
+        "O1,M1,2025-03-01 10:00:00,store,\x1b[2J店\u202e|x,10,paid\n",
+    )
+    load_range(warehouse, MEMBERS, D1, D1, settings)
+    load_range(warehouse, ORDERS, D1, D1, settings)
+
+    preview = preview_rows(warehouse, ORDERS, D1, D1)
+
+    assert "\x1b" not in preview and "\u202e" not in preview
+    assert "| \\x1b[2J店\\u202e\\|x |" in preview

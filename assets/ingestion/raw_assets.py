@@ -116,7 +116,9 @@ def preview_rows(con, source: Source, start: date, end: date, limit: int = 5) ->
     if not rows:
         return "no rows loaded"
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    lines += ["| " + " | ".join("" if v is None else str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+    # Values escaped: a control character in a store name must not reach the UI or a terminal as is.
+    cells = (("" if v is None else printable(v, 60).replace("|", "\\|") for v in row) for row in rows)
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)
 
 

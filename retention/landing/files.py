@@ -210,8 +210,10 @@ def _walk(landing_dir: Path, source_folder: str):
             else:
                 yield relative, None, ("unreadable", f"cannot be read: {exc.strerror}")
             return
-        if path.name.startswith(".") and not stat.S_ISDIR(mode):
-            yield relative, None, _HIDDEN  # hidden folders are walked, as any other
+        if path.name.startswith("."):
+            # Hidden folders are not walked either: `.stversions`, `.snapshot` or `.Trashes` hold old
+            # copies of deliveries, which would conflict with the current ones. Listed once, as the folder.
+            yield relative, None, _HIDDEN
         elif stat.S_ISREG(mode):
             yield relative, real, None
         elif not stat.S_ISDIR(mode):
@@ -240,7 +242,10 @@ _OUTSIDE = (
 
 
 def read_landed_file(file: LandedFile, source: Source) -> ReadResult:
-    data = file.path.read_bytes()
+    try:
+        data = file.path.read_bytes()
+    except OSError as exc:  # removed or made unreadable since it was found; named by its landing path
+        raise LandingFileError(file.relative_path, f"cannot be read: {exc.strerror}") from exc
     digest = hashlib.sha256(data).hexdigest()
     if file.format == "jsonl":
         text, encoding = _decode(data, file, allow_gb18030=False)
