@@ -207,10 +207,11 @@ def check_failure_summary(evaluation) -> str:
 
 
 def _with_details(headline: str, lines: list[str]) -> str:
-    shown = [printable(line.rstrip(), 300) for line in lines if line.strip()]
+    # Landing errors escape file names once already; long enough for a deep path.
+    shown = [printable(line.rstrip(), 1000, escape_backslash=False) for line in lines if line.strip()]
     if len(shown) > MAX_DETAIL_LINES:
         shown = [*shown[:MAX_DETAIL_LINES], f"... {len(shown) - MAX_DETAIL_LINES} more line(s) in the run log"]
-    return "\n".join([printable(headline, 300), *(f"    {line}" for line in shown)])
+    return "\n".join([printable(headline, 1000, escape_backslash=False), *(f"    {line}" for line in shown)])
 
 
 def warehouse_summary(settings: Settings) -> str:

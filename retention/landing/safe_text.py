@@ -11,15 +11,17 @@ import unicodedata
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
 
-def printable(text: object, limit: int | None = 200) -> str:
+def printable(text: object, limit: int | None = 200, *, escape_backslash: bool = True) -> str:
     """`text` with control and other invisible format characters escaped (`\\n`, `\\x1b`, `\\u202e`),
-    cut to `limit` characters (None: no limit) with a marker saying how much was left out."""
+    cut to `limit` characters (None: no limit) with a marker saying how much was left out.
+    `escape_backslash=False` is for text escaped once already (an error naming an escaped file name),
+    so it is shown as it was, not with doubled backslashes."""
     value = str(text)
     cut = ""
     if limit is not None and len(value) > limit:
         cut = f"...(+{len(value) - limit} chars)"
         value = value[:limit]
-    escaped = "".join(_escape(ch) for ch in value)
+    escaped = "".join(ch if ch == "\\" and not escape_backslash else _escape(ch) for ch in value)
     return escaped + cut
 
 
