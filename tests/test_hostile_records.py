@@ -190,6 +190,22 @@ def test_a_data_like_extra_column_name_is_ignored_not_taken_for_a_missing_header
     assert report.extra_columns == {"orders/2025-03-01/pos.csv": ["(field 9)"]}
 
 
+def test_a_big5_file_fails_instead_of_loading_as_garbled_gbk(landing, settings, warehouse):
+    header = "order_id,member_id,order_time,channel,store_name,gross_amount,status\n"  # 69 bytes
+    row = "O1,M1,2025-03-01 10:00:00,store,臺北信義門市,10,paid\n"  # the store name starts at byte 69 + 32
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    landing.write("orders/2025-03-01/pos.csv", header + row, "big5")
+    load_range(warehouse, MEMBERS, DAY1, DAY1, settings)
+    with pytest.raises(LandingError) as error:
+        load_range(warehouse, ORDERS, DAY1, DAY1, settings)
+    # 臺 is not UTF-8 at byte 101; read as GB18030 its two bytes give 籓, and the next two (103) a private-use one.
+    assert (
+        "orders/2025-03-01/pos.csv: not UTF-8 (byte 101), and read as GBK/GB18030 byte 103 (line 2) gives a "
+        "private-use character" in str(error.value)
+    )
+    assert warehouse.execute("SELECT count(*) FROM raw.orders").fetchone() == (0,)
+
+
 TICKETS_HEADER = "ticket_id,member_id,opened_at,ticket_type,status,content\n"
 
 

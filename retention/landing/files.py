@@ -285,9 +285,22 @@ def _decode(data: bytes, file: LandedFile, *, allow_gb18030: bool) -> tuple[str,
                 f"{mixed[0]}-{mixed[1] - 1} (line {utf8_line}) are UTF-8 text, which reading the file as "
                 "GBK/GB18030 would garble; deliver one encoding per file",
             ) from None
+        private = _PRIVATE_USE.search(text)
+        if private is not None:
+            offset = len(text[: private.start()].encode("gb18030"))
+            line = data.count(b"\n", 0, offset) + 1
+            raise LandingFileError(
+                file.relative_path,
+                f"not UTF-8 (byte {utf8_error.start}), and read as GBK/GB18030 byte {offset} (line {line}) "
+                "gives a private-use character, which no real text holds: is it Big5 or another encoding? "
+                "Deliver UTF-8 or GBK/GB18030",
+            ) from None
         return text, "gb18030"
 
 
+# Big5 (and other legacy encodings) decode as GB18030 without an error, but into garbage that
+# includes characters of the private-use area, which GBK maps only its user-defined codes to.
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 # GBK/GB18030 never uses these bytes inside a multi-byte character (ASCII controls, space and
 # punctuation below "0", and ":" to "?"), so they delimit runs of text of either encoding.
 _SEPARATOR = re.compile(rb"[\x00-\x2f\x3a-\x3f]")
