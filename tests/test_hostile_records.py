@@ -206,6 +206,28 @@ def test_a_big5_file_fails_instead_of_loading_as_garbled_gbk(landing, settings, 
     assert warehouse.execute("SELECT count(*) FROM raw.orders").fetchone() == (0,)
 
 
+def test_many_malformed_rows_get_the_same_details_built_without_a_loop(landing, settings, monkeypatch):
+    import retention.landing.files as files
+
+    # An export with a trailing comma on every data row, one inch mark, and a runaway quote (CRLF).
+    rows = [f"O{i},M1,2025/3/1 10:00:00,门店,上海徐汇店,100,0,已支付," for i in range(300)]
+    rows[5] = 'O5,M1,2025/3/1 10:00:00,门店,买了27"显示器,100,0,已支付'
+    rows[9] = 'O9,M1,2025/3/1 10:00:00,门店,"上海,100,0,已支付'
+    rows[10] = 'O10,M1,2025/3/1 10:00:00,门店,店",100,0,已支付'
+    landing.write("orders/2025-03-01/pos.csv", POS_HEADER.replace("\n", "\r\n") + "\r\n".join(rows) + "\r\n")
+    [file] = files.discover(settings.landing_dir, ORDERS, DAY1, DAY1, settings=settings)
+
+    built = files.read_landed_file(file, ORDERS).frame.select("_row_number", "_malformed", "_raw")
+    monkeypatch.setattr(files, "_MANY_MALFORMED", 10**9)
+    looped = files.read_landed_file(file, ORDERS).frame.select("_row_number", "_malformed", "_raw")
+
+    assert built.equals(looped)
+    assert built.height == 300 and built["_malformed"].null_count() == 0
+    assert built.row(0) == (1, "field_count||line 2 has 9 fields, the header has 8", rows[0])
+    assert built.row(5) == (6, "bad_quote||line 7: " + files._BAD_QUOTE_PROBLEM, rows[5])
+    assert built.row(9)[1].startswith("broken_quote|store_name|line 11 is one of lines 11-12")
+
+
 TICKETS_HEADER = "ticket_id,member_id,opened_at,ticket_type,status,content\n"
 
 

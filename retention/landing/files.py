@@ -559,7 +559,23 @@ def _line_text(data: bytes, start: int, end: int) -> str:
 def _malformed_records(
     bad: pl.DataFrame, data: bytes, header: list[str], renames: dict[str, str], source: Source
 ) -> pl.DataFrame:
-    """The quarantined structural records (rare: not on the hot path), one row per record read."""
+    """The quarantined structural records, one row per record read. Records on one line are built with
+    Polars when there are many (a trailing comma on every row of an export); the rest in a loop."""
+    schema = {"_row_number": pl.Int64, "_malformed": pl.String, "_raw": pl.String}
+    one_line = ~pl.col("_broken") & pl.col("_starts") & ~pl.col("_open_after")
+    vectorized = pl.DataFrame(schema=schema)
+    if bad.filter(one_line).height > _MANY_MALFORMED:
+        single = bad.filter(one_line)
+        counts = ("_line", "_fields")
+        texts = pl.Series(data.split(b"\n"), dtype=pl.Binary).gather(single["_line"] - 1).cast(pl.String)
+        vectorized = single.select(
+            "_row_number",
+            _malformed=pl.when(pl.col("_bad_quote"))
+            .then(pl.format(f"bad_quote||line {{}}: {_BAD_QUOTE_PROBLEM}", "_line"))
+            .otherwise(pl.format(f"field_count||line {{}} has {{}} fields, the header has {len(header)}", *counts)),
+            _raw=texts.str.strip_suffix("\r"),
+        )
+        bad = bad.filter(~one_line)
     names = [renames.get(h, "") for h in header]
     rows = []
     for record in bad.partition_by("_record", maintain_order=True):
@@ -585,14 +601,18 @@ def _malformed_records(
             continue
         number = record.item(0, "_row_number")
         if record.item(0, "_bad_quote"):
-            detail = f"{span}: a quote inside an unquoted field, or text after a closing quote"
+            detail = f"{span}: {_BAD_QUOTE_PROBLEM}"
             rows.append((number, f"bad_quote||{detail}", "\n".join(texts)))
         else:
             detail = f"{span} has {record.item(0, '_fields')} fields, the header has {len(header)}"
             rows.append((number, f"field_count||{detail}", "\n".join(texts)))
-    return pl.DataFrame(
-        rows, schema={"_row_number": pl.Int64, "_malformed": pl.String, "_raw": pl.String}, orient="row"
-    )
+    looped = pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.concat([vectorized, looped]).sort("_row_number") if vectorized.height else looped
+
+
+_BAD_QUOTE_PROBLEM = "a quote inside an unquoted field, or text after a closing quote"
+# Above this many malformed one-line records a file's details are built without a Python loop.
+_MANY_MALFORMED = 200
 
 
 def _first_divergence(raw: pl.DataFrame, good_lines: pl.DataFrame, data: bytes) -> int:
