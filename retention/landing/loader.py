@@ -245,10 +245,11 @@ def _load_batch(
               _line,
               {select_text}
             FROM (
-              SELECT *, {extracts}, {_json_key_columns(source)} AS _columns
+              SELECT *, {extracts}, {_json_has_duplicates(source)} AS _duplicated
               FROM (
                 -- One parse for every key of the contract (a parse per key and alias cost 2-3x more).
-                SELECT *, CASE WHEN _kind = 'OBJECT' THEN json_extract_string(_json, {paths}) END AS _values
+                SELECT *, CASE WHEN _kind = 'OBJECT' THEN json_extract_string(_json, {paths}) END AS _values,
+                  CASE WHEN _kind = 'OBJECT' THEN json_keys(_json) END AS _keys
                 FROM (
                   SELECT *, json_type(_json) AS _kind
                   FROM (SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM json_batch)
@@ -439,12 +440,18 @@ def _json_extracts(source: Source) -> tuple[str, str]:
     return f"[{', '.join(paths)}]", ", ".join(columns)
 
 
-def _json_key_columns(source: Source) -> str:
-    """SQL: the object's keys, each replaced by the contract column it means (other keys kept as they are)."""
-    whens = " ".join(
-        f"WHEN {quote_literal(k)} THEN {quote_literal(c.name)}" for c in source.columns for k in c.header_names
-    )
-    return f"list_transform(json_keys(_json), k -> CASE k {whens} ELSE k END)"
+def _json_has_duplicates(source: Source) -> str:
+    """SQL: whether the object gives a key twice, or two aliases of one column (which value would count?).
+    Cheap on the hot path: distinct keys counted, and aliases seen through their values extracted in
+    `_values` (an alias given as `null` beside the canonical key is not seen, and harmless)."""
+    conditions = ["list_unique(_keys) <> len(_keys)"]
+    position = 0
+    for col in source.columns:
+        given = [f"(_values[{position + i + 1}] IS NOT NULL)::INT" for i in range(len(col.header_names))]
+        position += len(given)
+        if len(given) > 1:
+            conditions.append(f"{' + '.join(given)} > 1")
+    return f"coalesce({' OR '.join(conditions)}, FALSE)"
 
 
 def _json_structure(source: Source) -> str:
@@ -470,7 +477,7 @@ def _json_structure(source: Source) -> str:
         # with { or [ is looked at again (CASE evaluates its THEN for those rows only).
         nested.append(f"CASE WHEN left({quote_ident(col.name)}, 1) IN ('{{', '[') THEN CASE {' '.join(whens)} END END")
     return (
-        f"CASE WHEN list_unique(_columns) <> len(_columns) THEN CASE {' '.join(duplicates)} ELSE {outside} END "
+        f"CASE WHEN _duplicated THEN CASE {' '.join(duplicates)} ELSE {outside} END "
         f"ELSE coalesce({', '.join(nested)}) END"
     )
 
