@@ -207,6 +207,7 @@ def test_a_big5_file_fails_instead_of_loading_as_garbled_gbk(landing, settings, 
 
 
 def test_many_malformed_rows_get_the_same_details_built_without_a_loop(landing, settings, monkeypatch):
+    import retention.landing.csv_records as csv_records
     import retention.landing.files as files
 
     # An export with a trailing comma on every data row, one inch mark, and a runaway quote (CRLF).
@@ -218,13 +219,13 @@ def test_many_malformed_rows_get_the_same_details_built_without_a_loop(landing, 
     [file] = files.discover(settings.landing_dir, ORDERS, DAY1, DAY1, settings=settings)
 
     built = files.read_landed_file(file, ORDERS).frame.select("_row_number", "_malformed", "_raw")
-    monkeypatch.setattr(files, "_MANY_MALFORMED", 10**9)
+    monkeypatch.setattr(csv_records, "_MANY_MALFORMED", 10**9)
     looped = files.read_landed_file(file, ORDERS).frame.select("_row_number", "_malformed", "_raw")
 
     assert built.equals(looped)
     assert built.height == 300 and built["_malformed"].null_count() == 0
     assert built.row(0) == (1, "field_count||line 2 has 9 fields, the header has 8", rows[0])
-    assert built.row(5) == (6, "bad_quote||line 7: " + files._BAD_QUOTE_PROBLEM, rows[5])
+    assert built.row(5) == (6, "bad_quote||line 7: " + csv_records._BAD_QUOTE_PROBLEM, rows[5])
     assert built.row(9)[1].startswith("broken_quote|store_name|line 11 is one of lines 11-12")
 
 

@@ -274,7 +274,7 @@ def test_a_refused_file_fails_the_dagster_step_with_one_escaped_line(settings, l
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     cause = failure.event_specific_data.error.cause  # Dagster wraps what the asset raised
     assert cause.message == (
-        f"retention.landing.files.LandingFileError: members/2025-03-01/notes\\n{FAKE}: "
+        f"retention.landing.errors.LandingFileError: members/2025-03-01/notes\\n{FAKE}: "
         "unsupported file type (none); deliver CSV or JSON lines\n"
     )
 
