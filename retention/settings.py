@@ -25,6 +25,9 @@ class Settings:
     # Seconds a run waits for another process writing the warehouse (0: refuse at once; negative: no limit).
     run_lock_timeout: float = 0.0
     export_dir: Path = Path("data/exports")
+    # The win-back campaign the outreach assets build (docs/outreach.md); its staff review file is the
+    # file beside it named <stem>.review.csv. The default ships with the repository.
+    campaign_file: Path = project_root() / "campaigns" / "winback_2025_autumn.yaml"
     # The demo generator's answer key (member personas); never loaded as a feature.
     ground_truth_dir: Path = Path("data/ground_truth")
     timezone: str = "Asia/Shanghai"
@@ -80,6 +83,10 @@ class Settings:
                 value = (base / value).resolve()
             values[f.name] = value
         return cls(**values)
+
+    @property
+    def review_file(self) -> Path:
+        return self.campaign_file.with_name(f"{self.campaign_file.stem}.review.csv")
 
     @property
     def duckdb_thread_count(self) -> int:

@@ -71,7 +71,15 @@ flagged as (
         > {{ var('risk_overdue_interval_multiple') }} * m.mean_purchase_interval_days as flag_overdue,
         open_complaints.ticket_id as open_complaint_ticket_id,
         open_complaints.open_hours as open_complaint_hours,
-        open_complaints.ticket_id is not null as flag_open_complaint
+        open_complaints.ticket_id is not null as flag_open_complaint,
+        -- The member's standing on the day, so a campaign can select and rank the list as of any wave date.
+        m.tier,
+        m.is_high_value,
+        m.spend_tier_window as spend_12m,
+        m.value_segment,
+        m.lifecycle_stage,
+        m.last_interaction_date,
+        m.days_inactive
     from members as m
     left join churn_text using (as_of_date, member_id)
     left join open_complaints using (as_of_date, member_id)
