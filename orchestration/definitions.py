@@ -6,11 +6,13 @@ import dagster as dg
 
 from assets.evaluation.risk_recovery import risk_recovery_evaluation
 from assets.ingestion.raw_assets import build_raw_assets, landing_specs
+from assets.outreach.winback import winback_batches
 from assets.transformation import build_dbt_assets, dbt_resource
 from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
 from orchestration.resources import RetentionResource
 from quality.mart_checks import build_mart_checks
+from quality.outreach_checks import build_outreach_checks
 from retention.settings import Settings
 
 
@@ -18,8 +20,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings)
     return dg.Definitions(
-        assets=[*landing_specs(), *build_raw_assets(partitions), build_dbt_assets(), risk_recovery_evaluation],
-        asset_checks=build_mart_checks(),
+        assets=[
+            *landing_specs(),
+            *build_raw_assets(partitions),
+            build_dbt_assets(),
+            risk_recovery_evaluation,
+            winback_batches,
+        ],
+        asset_checks=[*build_mart_checks(), *build_outreach_checks()],
         jobs=build_jobs(),
         resources={"retention": RetentionResource.from_settings(settings), "dbt": dbt_resource()},
         # One process writes the DuckDB file at a time: steps of a run execute one after another.

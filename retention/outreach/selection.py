@@ -48,13 +48,14 @@ class LoggedTouches:
     """What earlier waves of the campaign did, from the durable log."""
 
     holdout_keys: frozenset[str]  # control for the whole campaign
+    treated_keys: frozenset[str]  # contacted by an earlier wave: never drawn into the control later
     touches_this_month: dict[str, int]  # member_key -> exported touches in the wave date's calendar month
     sms_used: int
     budget_used: float
 
     @classmethod
     def none(cls) -> LoggedTouches:
-        return cls(frozenset(), {}, 0, 0.0)
+        return cls(frozenset(), frozenset(), {}, 0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def plan_wave(
     pool = pool.select([pl.col(name).cast(dtype) for name, dtype in POOL_SCHEMA.items()])
     members = _screen(campaign, wave, pool, excluded, included)
     members = _rank(campaign, members, included)
-    members = _assign_holdout(campaign, members, logged.holdout_keys)
+    members = _assign_holdout(campaign, members, logged)
     members = _offer(wave, members)
     members = _route(campaign, members)
     members = _cut_by_target_size(campaign, members)
@@ -169,15 +170,16 @@ def _rank(campaign: Campaign, members: pl.DataFrame, included) -> pl.DataFrame:
     return members.join(ranks, on="member_key", how="left")
 
 
-def _assign_holdout(campaign: Campaign, members: pl.DataFrame, logged_holdout: frozenset[str]) -> pl.DataFrame:
-    """Control members. Those held out by an earlier wave stay control. New ones are drawn by systematic
+def _assign_holdout(campaign: Campaign, members: pl.DataFrame, logged: LoggedTouches) -> pl.DataFrame:
+    """Control members. Those held out by an earlier wave stay control, those treated stay treated. Members
+    targeted for the first time are drawn by systematic
     sampling from the list sorted by priority band, tier and a hash of campaign and member key, from a
     start fixed by the campaign id: every 1/share-th member, so each band × tier stratum gives its share
     (implicit stratification) and the total is share × list size at any list size, even a small one."""
     share = campaign.holdout.share
     ranked = members.filter(pl.col("outcome").is_null())
     fresh = (
-        ranked.filter(~pl.col("member_key").is_in(list(logged_holdout)))
+        ranked.filter(~pl.col("member_key").is_in(list(logged.holdout_keys | logged.treated_keys)))
         .with_columns(
             pl.col("member_key")
             .map_elements(lambda key: stable_fraction(campaign.campaign_id, key), return_dtype=pl.Float64)
@@ -189,7 +191,7 @@ def _assign_holdout(campaign: Campaign, members: pl.DataFrame, logged_holdout: f
     start = stable_fraction(campaign.campaign_id, "holdout start")
     position = pl.col("_position").cast(pl.Float64)
     drawn = fresh.filter(((position + 1) * share + start).floor() > (position * share + start).floor())
-    holdout = set(drawn["member_key"].to_list()) | (set(ranked["member_key"].to_list()) & logged_holdout)
+    holdout = set(drawn["member_key"].to_list()) | (set(ranked["member_key"].to_list()) & logged.holdout_keys)
     return members.with_columns(pl.col("member_key").is_in(list(holdout)).alias("is_holdout"))
 
 

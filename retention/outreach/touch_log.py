@@ -135,9 +135,9 @@ def logged_wave(con: duckdb.DuckDBPyConnection, campaign: Campaign, wave: Wave) 
 def logged_before(con: duckdb.DuckDBPyConnection, campaign: Campaign, wave: Wave) -> LoggedTouches:
     """What the log holds from before this wave's date: a re-run of an old wave sees what it saw then."""
     params = {"campaign": campaign.campaign_id, "day": wave.wave_date}
-    holdout = con.execute(
-        "SELECT DISTINCT member_key FROM outreach.targets"
-        " WHERE campaign_id = $campaign AND wave_date < $day AND outcome = 'holdout'",
+    targeted = con.execute(
+        "SELECT DISTINCT member_key, outcome FROM outreach.targets"
+        " WHERE campaign_id = $campaign AND wave_date < $day AND outcome IN ('holdout', 'treated')",
         params,
     ).fetchall()
     # Caps count every campaign's touches: a member's phone does not know which campaign is calling.
@@ -158,7 +158,8 @@ def logged_before(con: duckdb.DuckDBPyConnection, campaign: Campaign, wave: Wave
         params,
     ).fetchone()[0]
     return LoggedTouches(
-        holdout_keys=frozenset(key for (key,) in holdout),
+        holdout_keys=frozenset(key for key, outcome in targeted if outcome == "holdout"),
+        treated_keys=frozenset(key for key, outcome in targeted if outcome == "treated"),
         touches_this_month=dict(month),
         sms_used=int(sms_used),
         budget_used=float(budget_used),

@@ -1,0 +1,306 @@
+"""Build the campaign's waves that are due, log them, and write their files.
+
+A wave is due when the marts are computed as of its date or later (`Nothing is exported for a wave
+whose marts are older than the wave date`). It is planned from the risk history of its date, the
+member's latest consent, and the log of earlier waves. The first build of a wave appends it to the log;
+every later run re-plans it and compares: the same plan re-writes the same files; a different plan (new
+data, an edited campaign) is reported as a warning and the logged batch stands, so a wave is never sent
+twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from retention.outreach import touch_log
+from retention.outreach.campaign import Campaign, Wave
+from retention.outreach.exports import ExportedFile, write_channel_files, write_export
+from retention.outreach.review import ReviewFile, apply_review, describe_problems
+from retention.outreach.selection import POOL_SCHEMA, minimum_detectable_lift, plan_wave
+
+
+@dataclass(frozen=True)
+class WaveResult:
+    wave: Wave
+    batch_id: str
+    status: str  # built | unchanged | changed_since_logged | not_due | not_built
+    outcomes: dict[str, int] = field(default_factory=dict)
+    files: tuple[ExportedFile, ...] = ()
+    expected_cost: float = 0.0
+    budget_remaining_before: float = 0.0
+    sms_remaining_before: int = 0
+    minimum_detectable_lift: float | None = None
+    breakdown: dict[str, dict[str, int]] = field(default_factory=dict)
+    unknown_review_keys: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class OutreachReport:
+    campaign: Campaign
+    marts_as_of: date | None
+    waves: tuple[WaveResult, ...]
+    review_problems: tuple[str, ...]
+
+
+def build_due_waves(
+    con: duckdb.DuckDBPyConnection,
+    campaign: Campaign,
+    review: ReviewFile,
+    export_dir: Path,
+    *,
+    now: Callable[[], datetime] = datetime.now,
+    log: Callable[[str], None] = print,
+    warn: Callable[[str], None] = print,
+) -> OutreachReport:
+    touch_log.ensure_schema(con)
+    marts_as_of = con.execute("SELECT max(as_of_date) FROM marts.member_churn_risk").fetchone()[0]
+    problems = tuple(describe_problems(review))
+    for problem in problems:
+        warn(problem)
+    campaign_sha256 = hashlib.sha256(campaign.source.read_bytes()).hexdigest()
+    results = []
+    for wave in campaign.waves:
+        batch_id = campaign.batch_id(wave)
+        if marts_as_of is None or wave.wave_date > marts_as_of:
+            message = f"{wave.wave_id} ({wave.wave_date}) is not due: the marts are as of {marts_as_of}"
+            log(message)
+            results.append(WaveResult(wave, batch_id, "not_due", message=message))
+            continue
+        previous = campaign.previous_wave(wave)
+        missing = _missing_input(con, campaign, wave, previous, results)
+        if missing:
+            warn(missing)
+            results.append(WaveResult(wave, batch_id, "not_built", message=missing))
+            continue
+        results.append(
+            _build_wave(con, campaign, wave, review, export_dir, marts_as_of, campaign_sha256, now, log, warn)
+        )
+    return OutreachReport(campaign, marts_as_of, tuple(results), problems)
+
+
+def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
+    con,
+    campaign: Campaign,
+    wave: Wave,
+    review: ReviewFile,
+    export_dir: Path,
+    marts_as_of: date,
+    campaign_sha256: str,
+    now,
+    log,
+    warn,
+) -> WaveResult:
+    batch_id = campaign.batch_id(wave)
+    known_keys = {key for (key,) in con.execute("SELECT member_key FROM marts.dim_members").fetchall()}
+    decided = apply_review(review, wave.wave_id, known_keys)
+    for entry in decided.unknown_keys:
+        warn(f"review file line {entry.line}: member_key {entry.member_key} matches no member; not applied")
+    pool = _pool(con, campaign, wave, decided.excluded | decided.included)
+    plan = plan_wave(
+        campaign,
+        wave,
+        pool,
+        touch_log.logged_before(con, campaign, wave),
+        excluded=decided.excluded,
+        included=decided.included,
+    )
+    logged = touch_log.logged_wave(con, campaign, wave)
+    fingerprint = touch_log.plan_fingerprint(plan)
+    if logged is None:
+        touch_log.record_wave(
+            con, campaign, wave, plan, marts_as_of=marts_as_of, campaign_sha256=campaign_sha256, created_at=now()
+        )
+        status, message = "built", f"{wave.wave_id}: batch {batch_id} logged"
+    elif logged.plan_fingerprint == fingerprint:
+        status, message = "unchanged", f"{wave.wave_id}: batch {batch_id} already logged; same plan, same files"
+    else:
+        status = "changed_since_logged"
+        message = (
+            f"{wave.wave_id}: batch {batch_id} was logged on {logged.created_at:%Y-%m-%d %H:%M} from marts as of"
+            f" {logged.marts_as_of}; today's data or campaign file gives a different plan. The logged batch"
+            " stands and nothing new is exported (a wave is never sent twice)."
+        )
+        warn(message)
+    log(message)
+    files = _export(con, campaign, wave, Path(export_dir), now)
+    stored = _stored_decisions(con, campaign, wave)
+    counts = stored.group_by("outcome").len().sort("outcome")
+    outcomes = dict(zip(counts["outcome"].to_list(), counts["len"].to_list(), strict=True))
+    treated, holdout = outcomes.get("treated", 0), outcomes.get("holdout", 0)
+    return WaveResult(
+        wave,
+        batch_id,
+        status,
+        outcomes=outcomes,
+        files=tuple(files),
+        expected_cost=round(float(stored.filter(pl.col("outcome") == "treated")["expected_cost"].sum()), 2),
+        budget_remaining_before=plan.budget_remaining_before,
+        sms_remaining_before=plan.sms_remaining_before,
+        minimum_detectable_lift=minimum_detectable_lift(treated, holdout, campaign.holdout.baseline_response_rate),
+        breakdown=_breakdown(con, batch_id),
+        unknown_review_keys=tuple(entry.member_key for entry in decided.unknown_keys),
+        message=message,
+    )
+
+
+def _missing_input(con, campaign: Campaign, wave: Wave, previous: Wave | None, results) -> str:
+    """Why a due wave cannot be planned, or "" when it can."""
+    if previous is not None and wave.audience == "non_responders":
+        earlier = next(result for result in results if result.wave == previous)
+        if earlier.status in ("not_due", "not_built"):
+            return f"{wave.wave_id} ({wave.wave_date}) is not built: {previous.wave_id}, which it follows up, is not"
+    (rows,) = con.execute(
+        "SELECT count(*) FROM marts.member_churn_risk WHERE as_of_date = ?", [wave.wave_date]
+    ).fetchone()
+    if rows == 0:
+        return (
+            f"{wave.wave_id} ({wave.wave_date}) is not built: marts.member_churn_risk has no rows as of that day"
+            f" (the risk history does not reach back to it). Compute it with `retention run --from {wave.wave_date}"
+            " --through <latest day>`, then run again."
+        )
+    return ""
+
+
+def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str]) -> pl.DataFrame:
+    """The wave's pool as of its date: the risk row of that day and the latest consent."""
+    columns = """
+        r.member_key, r.risk_level, r.reasons, r.flag_count, r.tier, r.is_high_value,
+        cast(r.spend_12m AS DOUBLE) AS spend_12m, r.days_inactive,
+        d.consent_sms, d.consent_push, d.consent_phone"""
+    params = {"day": wave.wave_date, "reviewed": list(reviewed)}
+    if wave.audience == "eligible":
+        frame = con.execute(
+            f"""
+            SELECT {columns}, cast(NULL AS BOOLEAN) AS responded
+            FROM marts.member_churn_risk AS r
+            JOIN marts.dim_members AS d USING (member_key)
+            WHERE r.as_of_date = $day
+              AND (r.risk_level IN (SELECT unnest($levels)) OR list_contains($reviewed, r.member_key))
+            """,
+            {**params, "levels": list(campaign.eligibility.risk_levels)},
+        ).pl()
+    else:
+        previous = campaign.previous_wave(wave)
+        frame = con.execute(
+            f"""
+            WITH followed AS (
+                SELECT member_key FROM outreach.targets
+                WHERE campaign_id = $campaign AND wave_id = $previous
+                  AND outcome IN ('treated', 'holdout', 'deferred_by_cap')
+            ), window_events AS (
+                SELECT member_key, event_type FROM marts.fct_member_events
+                WHERE event_date > $previous_day AND event_date <= $window_end
+                  AND event_type IN ('login', 'benefit_use')
+            ), responses AS (
+                SELECT member_key FROM marts.fct_orders
+                WHERE is_purchase AND order_date > $previous_day AND order_date <= $window_end
+                UNION
+                SELECT member_key FROM window_events GROUP BY member_key
+                HAVING count(DISTINCT event_type) = 2
+            )
+            SELECT {columns}, r.member_key IN (SELECT member_key FROM responses) AS responded
+            FROM followed
+            JOIN marts.member_churn_risk AS r ON r.member_key = followed.member_key AND r.as_of_date = $day
+            JOIN marts.dim_members AS d ON d.member_key = followed.member_key
+            """,
+            {
+                **{key: value for key, value in params.items() if key != "reviewed"},
+                "campaign": campaign.campaign_id,
+                "previous": previous.wave_id,
+                "previous_day": previous.wave_date,
+                "window_end": min(wave.wave_date, _attribution_end(campaign, previous)),
+            },
+        ).pl()
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in POOL_SCHEMA.items()])
+
+
+def _attribution_end(campaign: Campaign, wave: Wave) -> date:
+    return wave.wave_date + timedelta(days=campaign.attribution_days)
+
+
+def _stored_decisions(con, campaign: Campaign, wave: Wave) -> pl.DataFrame:
+    return con.execute(
+        "SELECT * FROM outreach.targets WHERE campaign_id = ? AND wave_id = ? ORDER BY priority_rank NULLS LAST,"
+        " member_key",
+        [campaign.campaign_id, wave.wave_id],
+    ).pl()
+
+
+def _breakdown(con, batch_id: str) -> dict[str, dict[str, int]]:
+    """Treated members by channel, offer, tier and reason, from the log."""
+    queries = {
+        "channel": "SELECT channel, count(DISTINCT member_key) FROM outreach.touches"
+        " WHERE batch_id = $batch AND status = 'exported' GROUP BY ALL ORDER BY ALL",
+        "offer": "SELECT offer_id, count(*) FROM outreach.targets"
+        " WHERE batch_id = $batch AND outcome = 'treated' GROUP BY ALL ORDER BY ALL",
+        "tier": "SELECT tier, count(*) FROM outreach.targets"
+        " WHERE batch_id = $batch AND outcome = 'treated' GROUP BY ALL ORDER BY ALL",
+        "reason": "SELECT reason, count(*) FROM (SELECT unnest(reasons) AS reason FROM outreach.targets"
+        " WHERE batch_id = $batch AND outcome = 'treated') GROUP BY ALL ORDER BY ALL",
+    }
+    return {name: dict(con.execute(sql, {"batch": batch_id}).fetchall()) for name, sql in queries.items()}
+
+
+CONTACTS_SQL = """
+WITH latest_contact AS (
+    -- The latest delivered CRM row of each member (the staging rule: latest updated_at, then delivery).
+    SELECT member_id, mobile FROM raw.members
+    QUALIFY row_number() OVER (
+        PARTITION BY member_id ORDER BY updated_at DESC NULLS LAST, _landing_date DESC, _source_file DESC,
+        _row_number DESC
+    ) = 1
+), last_order AS (
+    SELECT member_key, max(order_date) AS last_order_date, arg_max(net_amount, ordered_at) AS last_order_amount
+    FROM marts.fct_orders
+    WHERE is_purchase AND order_date <= $day AND member_key IN (SELECT member_key FROM wave_touches)
+    GROUP BY member_key
+)
+SELECT
+    t.touch_id, t.batch_id, t.send_date, m.member_id, c.mobile, t.channel, t.offer_id, t.template_key,
+    t.priority_rank, g.tier, g.reasons, cast(g.spend_12m AS DOUBLE) AS spend_12m,
+    o.last_order_date, cast(o.last_order_amount AS DOUBLE) AS last_order_amount
+FROM wave_touches AS t
+JOIN outreach.targets AS g USING (batch_id, member_key)
+JOIN intermediate.int_members__as_of AS m USING (member_key)
+LEFT JOIN latest_contact AS c USING (member_id)
+LEFT JOIN last_order AS o USING (member_key)
+"""
+
+
+def _export(con, campaign: Campaign, wave: Wave, export_dir: Path, now) -> list[ExportedFile]:
+    """The channel files from the logged touches (so a re-run writes the same files), the decisions of
+    every pool member in priority order, and the reactivation list. No PII outside the channel files."""
+    batch_id = campaign.batch_id(wave)
+    directory = export_dir / "outreach" / campaign.campaign_id / wave.wave_id
+    touches = con.execute("SELECT * FROM outreach.touches WHERE batch_id = ? AND status = 'exported'", [batch_id]).pl()
+    con.register("wave_touches", touches.to_arrow())
+    try:
+        contacts = con.execute(CONTACTS_SQL, {"day": wave.wave_date}).pl()
+    finally:
+        con.unregister("wave_touches")
+    tier_names = dict(con.execute("SELECT tier, tier_name_zh FROM main.tiers").fetchall())
+    offers = {offer_id: offer.name for offer_id, offer in campaign.offers.items()}
+    contacts = contacts.with_columns(
+        pl.col("offer_id").replace_strict(offers, default="").alias("offer_name"),
+        pl.col("tier").replace_strict(tier_names, default=None).alias("tier_name_zh"),
+        pl.lit(campaign.channels["sms"].unsubscribe_text).alias("unsubscribe_text"),
+    )
+    files = write_channel_files(contacts, directory, batch_id)
+    decisions = _stored_decisions(con, campaign, wave).select(
+        "batch_id", "priority_rank", "member_key", "outcome", "priority_score", "priority_band", "offer_id",
+        pl.col("channels").list.join(","), pl.col("reasons").list.join(","), "tier", "spend_12m", "days_inactive",
+        "deferred_until", "expected_cost",
+    )  # fmt: skip
+    files.append(write_export(decisions, directory, f"{batch_id}_decisions", "decisions"))
+    reactivation = decisions.filter(pl.col("outcome") == "not_recoverable").sort("priority_score", descending=True)
+    files.append(write_export(reactivation, directory, f"{batch_id}_reactivation", "reactivation"))
+    touch_log.record_exports(con, batch_id, files, now())
+    return files
