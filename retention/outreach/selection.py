@@ -268,7 +268,7 @@ def _apply_caps(campaign: Campaign, wave: Wave, members: pl.DataFrame, used: dic
         (contacted & (pl.col("channels").list.len() > pl.col("cap_room")) & (pl.col("cap_room") > 0)).alias(
             "trimmed_by_cap"
         ),
-        pl.when(contacted)
+        pl.when(contacted & (pl.col("cap_room") > 0))
         .then(pl.col("channels").list.head(pl.col("cap_room")))
         .otherwise(pl.col("channels"))
         .alias("channels"),
