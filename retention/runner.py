@@ -232,6 +232,7 @@ def warehouse_summary(settings: Settings) -> str:
             (f"{schema}.{name}", con.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0])
             for schema, name in models
         ]
+        waves = _outreach_waves(con)
     finally:
         con.close()
     lines = ["Loaded (raw layer):", f"  {'source':<18}{'files':>7}{'read':>12}{'loaded':>12}{'quarantined':>13}"]
@@ -244,6 +245,11 @@ def warehouse_summary(settings: Settings) -> str:
     # Marts only: counting a staging view would run its deduplication over the whole history.
     lines.append("Marts (what BI tools and the outreach stage read):")
     lines += [f"  {name:<36}{n:>12,} rows" for name, n in model_counts]
+    if waves:
+        lines.append("Win-back waves (outreach.waves; files per channel under Exports/outreach):")
+        lines.append(f"  {'batch':<38}{'targeted':>9}{'treated':>9}{'holdout':>9}{'touches':>9}{'exp. cost':>11}")
+        for batch, targeted, treated, holdout, touches, cost in waves:
+            lines.append(f"  {batch:<38}{targeted:>9,}{treated:>9,}{holdout:>9,}{touches:>9,}{cost:>11,.2f}")
     lines += [
         "",
         f"Warehouse (DuckDB): {settings.warehouse}",
@@ -252,3 +258,15 @@ def warehouse_summary(settings: Settings) -> str:
         "Open the Dagster UI: make ui   (then http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)
+
+
+def _outreach_waves(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    present = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'outreach' AND table_name = 'waves'"
+    ).fetchone()[0]
+    if not present:
+        return []
+    return con.execute(
+        "SELECT batch_id, members_targeted, members_treated, members_holdout, touches_exported, expected_cost"
+        " FROM outreach.waves ORDER BY wave_date, campaign_id"
+    ).fetchall()

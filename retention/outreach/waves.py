@@ -300,7 +300,8 @@ def _export(con, campaign: Campaign, wave: Wave, export_dir: Path, now) -> list[
         "deferred_until", "expected_cost",
     )  # fmt: skip
     files.append(write_export(decisions, directory, f"{batch_id}_decisions", "decisions"))
-    reactivation = decisions.filter(pl.col("outcome") == "not_recoverable").sort("priority_score", descending=True)
-    files.append(write_export(reactivation, directory, f"{batch_id}_reactivation", "reactivation"))
+    if wave.audience == "eligible":  # follow-up waves never screen for recoverability
+        reactivation = decisions.filter(pl.col("outcome") == "not_recoverable").sort("priority_score", descending=True)
+        files.append(write_export(reactivation, directory, f"{batch_id}_reactivation", "reactivation"))
     touch_log.record_exports(con, batch_id, files, now())
     return files
