@@ -6,6 +6,7 @@ so operations fix a campaign file in one pass rather than one error per run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -31,7 +32,8 @@ class CampaignError(ValueError):
         self.path = path
         self.problems = problems
         lines = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"campaign file {printable(str(path))} is not valid ({len(problems)} problems):\n{lines}")
+        count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+        super().__init__(f"campaign file {printable(str(path))} is not valid ({count}):\n{lines}")
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def load_campaign(path: Path) -> Campaign:
     """Read and validate a campaign file; raises CampaignError listing every problem."""
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_DatesAsText)
     except FileNotFoundError:
         raise CampaignError(path, ["the file does not exist (set RETENTION_CAMPAIGN_FILE)"]) from None
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -171,12 +173,21 @@ def load_campaign(path: Path) -> Campaign:
     return campaign
 
 
+class _DatesAsText(yaml.SafeLoader):
+    """SafeLoader leaving dates as text for `_Reader.day`, which names the field: SafeLoader itself raises a
+    bare ValueError on 2025-02-30 and gives a datetime (not comparable with a date) for 2025-08-15 10:00."""
+
+
+_DatesAsText.add_constructor("tag:yaml.org,2002:timestamp", _DatesAsText.construct_yaml_str)
+
+
 class _Reader:
     """Reads fields out of the parsed YAML, recording a problem per bad field instead of stopping."""
 
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[str] = []
+        self.offer_ids: set[str] = set()  # every offer the file declares, valid or not
 
     def problem(self, field: str, message: str) -> None:
         self.problems.append(f"`{field}`: {message}")
@@ -218,7 +229,7 @@ class _Reader:
         value = self.value(mapping, key, field, float, default)
         if value is None or value is default:
             return value
-        if value < low or (high is not None and value > high):
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
             bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
             self.problem(field, f"must be {bound} (got {value:g})")
             return None
@@ -270,6 +281,7 @@ class _Reader:
         start, end = self.day(window, "start", "window.start"), self.day(window, "end", "window.end")
         if start and end and end < start:
             self.problem("window.end", f"is before window.start ({start})")
+            end = None  # reported once here, not again as every wave being outside the window
         offers = self.offers(document)
         channels = self.channels(document)
         waves = self.waves(document, start, end, offers, channels)
@@ -436,6 +448,7 @@ class _Reader:
         offers = {}
         for offer_id, raw in section.items():
             field = f"offers.{printable(str(offer_id), 40)}"
+            self.offer_ids.add(offer_id)
             if not isinstance(offer_id, str) or not _is_slug(offer_id):
                 self.problem(field, "offer ids use letters, digits, '-' and '_' only")
                 continue
@@ -494,6 +507,8 @@ class _Reader:
 
     def offer_rules(self, raw: dict, field: str, offers: Mapping[str, Offer]) -> tuple[OfferRule, ...]:
         raw_rules = self.value(raw, "offers", f"{field}.offers", list) or []
+        if isinstance(raw.get("offers"), list) and not raw_rules:
+            self.problem(f"{field}.offers", "must list at least one offer rule")
         rules = []
         for index, rule in enumerate(raw_rules):
             rule_field = f"{field}.offers[{index}]"
@@ -502,7 +517,8 @@ class _Reader:
                 continue
             self.known_keys(rule, rule_field, ("offer", "reasons_any", "high_value"))
             offer = self.value(rule, "offer", f"{rule_field}.offer", str)
-            if offer is not None and offer not in offers:
+            # An offer declared with a bad field is reported there, not here as an unknown offer.
+            if offer is not None and offer not in self.offer_ids:
                 self.problem(f"{rule_field}.offer", f"{printable(offer, 40)} is not one of the campaign's offers")
                 offer = None
             reasons = self.codes(rule, "reasons_any", f"{rule_field}.reasons_any", REASONS, default=[])
