@@ -63,6 +63,7 @@ def report_metadata(report: OutreachReport) -> dict:
     for result in built:
         prefix = result.wave.wave_id
         metadata[f"{prefix}_breakdown"] = dg.MetadataValue.json(result.breakdown)
+        metadata[f"{prefix}_adjustments"] = dg.MetadataValue.json(result.adjustments)
         metadata[f"{prefix}_files"] = dg.MetadataValue.json(
             [f"{file.csv_path.name} ({file.rows} rows)" for file in result.files]
         )
@@ -73,6 +74,8 @@ def report_metadata(report: OutreachReport) -> dict:
     first = next(iter(built), None)
     if first is not None:
         metadata["targeted_first_wave"] = first.outcomes.get("treated", 0) + first.outcomes.get("holdout", 0)
+        # Member keys shortened, no contact data: the head of the first wave's priority list.
+        metadata["first_wave_preview"] = dg.MetadataValue.md(_preview_table(first.preview))
     return metadata
 
 
@@ -95,3 +98,12 @@ def _wave_row(result: WaveResult) -> list[str]:
         f"{result.budget_remaining_before:,.2f}",
         f"{lift:.1%}" if lift is not None else "-",
     ]
+
+
+def _preview_table(rows: tuple[dict, ...]) -> str:
+    if not rows:
+        return "no member ranked"
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(printable(str(row[column]), 60) for column in header) + " |" for row in rows]
+    return "\n".join(lines)

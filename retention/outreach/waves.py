@@ -38,6 +38,10 @@ class WaveResult:
     sms_remaining_before: int = 0
     minimum_detectable_lift: float | None = None
     breakdown: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Treated members whose channels a constraint changed: trimmed by the cap, calls beyond capacity,
+    # SMS beyond the quota.
+    adjustments: dict[str, int] = field(default_factory=dict)
+    preview: tuple[dict, ...] = ()
     unknown_review_keys: tuple[str, ...] = ()
     message: str = ""
 
@@ -146,6 +150,22 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
         sms_remaining_before=plan.sms_remaining_before,
         minimum_detectable_lift=minimum_detectable_lift(treated, holdout, campaign.holdout.baseline_response_rate),
         breakdown=_breakdown(con, batch_id),
+        adjustments={flag: int(stored[flag].fill_null(False).sum()) for flag in ADJUSTMENT_FLAGS},
+        preview=tuple(
+            stored.filter(pl.col("priority_rank").is_not_null())
+            .head(PREVIEW_ROWS)
+            .select(
+                "priority_rank",
+                pl.col("member_key").str.slice(0, 12).alias("member_key"),
+                "outcome",
+                "priority_band",
+                "offer_id",
+                pl.col("channels").list.join(","),
+                pl.col("reasons").list.join(","),
+                "tier",
+            )
+            .to_dicts()
+        ),
         unknown_review_keys=tuple(entry.member_key for entry in decided.unknown_keys),
         message=message,
     )
@@ -248,6 +268,9 @@ def _breakdown(con, batch_id: str) -> dict[str, dict[str, int]]:
     }
     return {name: dict(con.execute(sql, {"batch": batch_id}).fetchall()) for name, sql in queries.items()}
 
+
+PREVIEW_ROWS = 10
+ADJUSTMENT_FLAGS = ("trimmed_by_cap", "call_overflow", "sms_over_quota")
 
 CONTACTS_SQL = """
 WITH latest_contact AS (
