@@ -219,3 +219,22 @@ def test_a_wave_without_risk_history_is_not_built_and_says_what_to_run(tmp_path,
     assert "retention run --from 2025-08-15" in report.waves[0].message
     assert "wave_1, which it follows up, is not" in report.waves[1].message
     assert con.execute("SELECT count(*) FROM outreach.touches").fetchone()[0] == 0
+
+
+def test_after_the_campaign_window_logged_waves_stand_without_re_planning(tmp_path, campaign_file, review_file):
+    con = build_warehouse(tmp_path / "warehouse.duckdb")
+    run(con, campaign_file, review_file, tmp_path / "exports")
+    folder = tmp_path / "exports" / "outreach" / "winback-2025-08" / "wave_1"
+    for path in folder.iterdir():
+        path.unlink()
+    # The marts move past the window's end (30 September) and M3 opts out: nothing is re-planned.
+    con.execute(
+        "INSERT INTO marts.member_churn_risk SELECT * REPLACE (DATE '2025-10-01' AS as_of_date)"
+        " FROM marts.member_churn_risk WHERE as_of_date = '2025-08-29'"
+    )
+    con.execute("UPDATE marts.dim_members SET consent_push = false WHERE member_key = ?", [key("M3")])
+    report = run(con, campaign_file, review_file, tmp_path / "exports")
+    assert [wave.status for wave in report.waves] == ["closed", "closed"]
+    assert report.waves[0].outcomes == {"excluded_by_review": 1, "not_recoverable": 1, "treated": 3}
+    assert list(folder.iterdir()) == []
+    assert con.execute("SELECT count(*) FROM outreach.touches").fetchone()[0] == 8

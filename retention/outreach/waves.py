@@ -30,7 +30,7 @@ from retention.outreach.selection import POOL_SCHEMA, minimum_detectable_lift, p
 class WaveResult:
     wave: Wave
     batch_id: str
-    status: str  # built | unchanged | changed_since_logged | not_due | not_built
+    status: str  # built | unchanged | changed_since_logged | not_due | not_built | closed
     outcomes: dict[str, int] = field(default_factory=dict)
     files: tuple[ExportedFile, ...] = ()
     expected_cost: float = 0.0
@@ -78,6 +78,10 @@ def build_due_waves(
             log(message)
             results.append(WaveResult(wave, batch_id, "not_due", message=message))
             continue
+        if marts_as_of > campaign.window_end and touch_log.logged_wave(con, campaign, wave) is not None:
+            # The campaign is over: its waves stand as logged; re-planning them daily would cost time for nothing.
+            results.append(_closed_wave(con, campaign, wave))
+            continue
         previous = campaign.previous_wave(wave)
         missing = _missing_input(con, campaign, wave, previous, results)
         if missing:
@@ -103,7 +107,13 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
     warn,
 ) -> WaveResult:
     batch_id = campaign.batch_id(wave)
-    known_keys = {key for (key,) in con.execute("SELECT member_key FROM marts.dim_members").fetchall()}
+    named = sorted({entry.member_key for entry in review.entries})
+    known_keys = {
+        key
+        for (key,) in con.execute(
+            "SELECT member_key FROM marts.dim_members WHERE list_contains($named, member_key)", {"named": named}
+        ).fetchall()
+    }
     decided = apply_review(review, wave.wave_id, known_keys)
     for entry in decided.unknown_keys:
         warn(f"review file line {entry.line}: member_key {entry.member_key} matches no member; not applied")
@@ -167,6 +177,21 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
             .to_dicts()
         ),
         unknown_review_keys=tuple(entry.member_key for entry in decided.unknown_keys),
+        message=message,
+    )
+
+
+def _closed_wave(con, campaign: Campaign, wave: Wave) -> WaveResult:
+    stored = _stored_decisions(con, campaign, wave)
+    counts = stored.group_by("outcome").len().sort("outcome")
+    message = f"{wave.wave_id}: the campaign window ended on {campaign.window_end}; the wave stands as logged"
+    return WaveResult(
+        wave,
+        campaign.batch_id(wave),
+        "closed",
+        outcomes=dict(zip(counts["outcome"].to_list(), counts["len"].to_list(), strict=True)),
+        expected_cost=round(float(stored.filter(pl.col("outcome") == "treated")["expected_cost"].sum()), 2),
+        breakdown=_breakdown(con, campaign.batch_id(wave)),
         message=message,
     )
 
