@@ -43,9 +43,10 @@ def build_warehouse(path: Path, risk_days=WAVE_DAYS) -> duckdb.DuckDBPyConnectio
         " reasons VARCHAR[], flag_count INTEGER, tier VARCHAR, is_high_value BOOLEAN, spend_12m DECIMAL(38,2),"
         " days_inactive BIGINT)"
     )
+    con.execute("CREATE TABLE marts.dim_members (member_key VARCHAR)")
     con.execute(
-        "CREATE TABLE marts.dim_members (member_key VARCHAR, consent_sms BOOLEAN, consent_push BOOLEAN,"
-        " consent_phone BOOLEAN)"
+        "CREATE TABLE intermediate.int_member_states (member_key VARCHAR, known_from DATE, known_to DATE,"
+        " consent_sms BOOLEAN, consent_push BOOLEAN, consent_phone BOOLEAN)"
     )
     con.execute(
         "CREATE TABLE marts.fct_orders (member_key VARCHAR, order_date DATE, ordered_at TIMESTAMP,"
@@ -66,7 +67,12 @@ def build_warehouse(path: Path, risk_days=WAVE_DAYS) -> duckdb.DuckDBPyConnectio
                 "INSERT INTO marts.member_churn_risk VALUES (?, ?, ?, ['frequency_drop', 'overdue'], 2, ?, ?, ?, ?)",
                 [day, key(member_id), risk, tier, high_value, spend, inactive],
             )
-        con.execute("INSERT INTO marts.dim_members VALUES (?, ?, ?, ?)", [key(member_id), *consents])
+        con.execute("INSERT INTO marts.dim_members VALUES (?)", [key(member_id)])
+        # Consent as known from registration, until a later state (none here) supersedes it.
+        con.execute(
+            "INSERT INTO intermediate.int_member_states VALUES (?, '2024-01-01', NULL, ?, ?, ?)",
+            [key(member_id), *consents],
+        )
         con.execute("INSERT INTO intermediate.int_members__as_of VALUES (?, ?)", [member_id, key(member_id)])
         # An older delivery with another number: the latest one is dialled.
         con.execute(
@@ -175,8 +181,24 @@ def test_rerun_is_idempotent_and_new_data_warns_instead_of_a_second_batch(tmp_pa
     assert con.execute("SELECT count(*) FROM outreach.touches").fetchone()[0] == touches == 8
     assert [f.csv_sha256 for w in again.waves for f in w.files] == [f.csv_sha256 for w in first.waves for f in w.files]
 
-    # New data: M3 withdraws push consent. The logged batches stand; a warning says the plan moved.
-    con.execute("UPDATE marts.dim_members SET consent_push = false WHERE member_key = ?", [key("M3")])
+    # An opt-out recorded after the batches were built does not make them "changed": a re-run plans with
+    # the consent known when each wave was first built.
+    con.execute("UPDATE intermediate.int_member_states SET known_to = '2025-09-02' WHERE member_key = ?", [key("M3")])
+    con.execute(
+        "INSERT INTO intermediate.int_member_states VALUES (?, '2025-09-02', NULL, false, false, false)", [key("M3")]
+    )
+    con.execute(
+        "INSERT INTO marts.member_churn_risk SELECT * REPLACE (DATE '2025-09-02' AS as_of_date)"
+        " FROM marts.member_churn_risk WHERE as_of_date = '2025-08-29'"
+    )
+    assert [wave.status for wave in run(con, campaign_file, review_file, tmp_path / "exports").waves] == [
+        "unchanged",
+        "unchanged",
+    ]
+
+    # New data about the past: a late delivery says M3 had withdrawn push consent all along. The logged
+    # batches stand; a warning says the plan moved.
+    con.execute("UPDATE intermediate.int_member_states SET consent_push = false WHERE member_key = ?", [key("M3")])
     messages: list[str] = []
     changed = run(con, campaign_file, review_file, tmp_path / "exports", messages)
     assert [wave.status for wave in changed.waves] == ["changed_since_logged", "changed_since_logged"]
@@ -232,7 +254,7 @@ def test_after_the_campaign_window_logged_waves_stand_without_re_planning(tmp_pa
         "INSERT INTO marts.member_churn_risk SELECT * REPLACE (DATE '2025-10-01' AS as_of_date)"
         " FROM marts.member_churn_risk WHERE as_of_date = '2025-08-29'"
     )
-    con.execute("UPDATE marts.dim_members SET consent_push = false WHERE member_key = ?", [key("M3")])
+    con.execute("UPDATE intermediate.int_member_states SET consent_push = false WHERE member_key = ?", [key("M3")])
     report = run(con, campaign_file, review_file, tmp_path / "exports")
     assert [wave.status for wave in report.waves] == ["closed", "closed"]
     assert report.waves[0].outcomes == {"excluded_by_review": 1, "not_recoverable": 1, "treated": 3}

@@ -117,7 +117,11 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
     decided = apply_review(review, wave.wave_id, known_keys)
     for entry in decided.unknown_keys:
         warn(f"review file line {entry.line}: member_key {entry.member_key} matches no member; not applied")
-    pool = _pool(con, campaign, wave, decided.excluded | decided.included)
+    logged = touch_log.logged_wave(con, campaign, wave)
+    # Consent as known when the wave was first built: a re-run reproduces the logged plan, and an opt-out
+    # known by the first build (even one recorded after the wave date) is honoured.
+    consent_day = logged.marts_as_of if logged else marts_as_of
+    pool = _pool(con, campaign, wave, decided.excluded | decided.included, consent_day)
     plan = plan_wave(
         campaign,
         wave,
@@ -126,7 +130,6 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
         excluded=decided.excluded,
         included=decided.included,
     )
-    logged = touch_log.logged_wave(con, campaign, wave)
     fingerprint = touch_log.plan_fingerprint(plan)
     if logged is None:
         touch_log.record_wave(
@@ -214,19 +217,20 @@ def _missing_input(con, campaign: Campaign, wave: Wave, previous: Wave | None, r
     return ""
 
 
-def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str]) -> pl.DataFrame:
-    """The wave's pool as of its date: the risk row of that day and the latest consent."""
+def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str], consent_day: date) -> pl.DataFrame:
+    """The wave's pool as of its date: the risk row of that day, and consent as known on consent_day."""
     columns = """
         r.member_key, r.risk_level, r.reasons, r.flag_count, r.tier, r.is_high_value,
         cast(r.spend_12m AS DOUBLE) AS spend_12m, r.days_inactive,
         d.consent_sms, d.consent_push, d.consent_phone"""
-    params = {"day": wave.wave_date, "reviewed": list(reviewed)}
+    params = {"day": wave.wave_date, "reviewed": list(reviewed), "consent_day": consent_day}
     if wave.audience == "eligible":
         frame = con.execute(
             f"""
+            {CONSENT_CTE}
             SELECT {columns}, cast(NULL AS BOOLEAN) AS responded
             FROM marts.member_churn_risk AS r
-            JOIN marts.dim_members AS d USING (member_key)
+            JOIN consent AS d USING (member_key)
             WHERE r.as_of_date = $day
               AND (r.risk_level IN (SELECT unnest($levels)) OR list_contains($reviewed, r.member_key))
             """,
@@ -236,7 +240,8 @@ def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str]) -> pl.D
         previous = campaign.previous_wave(wave)
         frame = con.execute(
             f"""
-            WITH followed AS (
+            {CONSENT_CTE},
+            followed AS (
                 SELECT member_key FROM outreach.targets
                 WHERE campaign_id = $campaign AND wave_id = $previous
                   AND outcome IN ('treated', 'holdout', 'deferred_by_cap')
@@ -254,10 +259,10 @@ def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str]) -> pl.D
             SELECT {columns}, r.member_key IN (SELECT member_key FROM responses) AS responded
             FROM followed
             JOIN marts.member_churn_risk AS r ON r.member_key = followed.member_key AND r.as_of_date = $day
-            JOIN marts.dim_members AS d ON d.member_key = followed.member_key
+            JOIN consent AS d ON d.member_key = followed.member_key
             """,
             {
-                **{key: value for key, value in params.items() if key != "reviewed"},
+                **{name: value for name, value in params.items() if name != "reviewed"},
                 "campaign": campaign.campaign_id,
                 "previous": previous.wave_id,
                 "previous_day": previous.wave_date,
@@ -265,6 +270,14 @@ def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str]) -> pl.D
             },
         ).pl()
     return frame.select([pl.col(name).cast(dtype) for name, dtype in POOL_SCHEMA.items()])
+
+
+CONSENT_CTE = """
+WITH consent AS (
+    SELECT member_key, consent_sms, consent_push, consent_phone
+    FROM intermediate.int_member_states AS s
+    WHERE s.known_from <= $consent_day AND (s.known_to IS NULL OR $consent_day < s.known_to)
+)"""
 
 
 def _attribution_end(campaign: Campaign, wave: Wave) -> date:
