@@ -78,6 +78,11 @@ def test_definitions_show_landing_raw_and_staging_with_checks(settings):
     assert ("raw/orders", "gx_quarantine_rate") in checks and ("raw/orders", "gx_valid_rows") in checks
     assert any(a == "staging/stg_app__events" and n.startswith("unique_") for a, n in checks)
     assert graph.get(dg.AssetKey(["staging", "stg_app__events"])).group_name == "staging"
+    # The outreach batches hang off the marts they read, with their checks on the touch log.
+    outreach = graph.get(dg.AssetKey(["outreach", "winback_batches"]))
+    assert outreach.group_name == "outreach"
+    assert dg.AssetKey(["marts", "member_churn_risk"]) in outreach.parent_keys
+    assert ("outreach/winback_batches", "monthly_caps_respected") in checks
 
 
 def test_two_days_run_through_dagster_and_dbt(settings, landing):
