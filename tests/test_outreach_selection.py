@@ -37,6 +37,7 @@ def member(n: int, **overrides) -> dict:
         "consent_sms": True,
         "consent_push": True,
         "consent_phone": True,
+        "has_mobile": True,
         "responded": None,
     }
     return {**row, **overrides}
@@ -264,3 +265,50 @@ def test_minimum_detectable_lift():
     # (1.959964 + 0.841621) x sqrt(0.15 x 0.85 x (1/1000 + 1/1000)) = 2.801585 x 0.0159687
     assert minimum_detectable_lift(1000, 1000, 0.15) == pytest.approx(0.044738, abs=1e-6)
     assert minimum_detectable_lift(100, 0, 0.15) is None
+
+
+def test_unknown_spend_or_inactivity_fails_its_screen():
+    result = plan([member(1, spend_12m=None), member(2, days_inactive=None), member(3)])
+    assert {k: v[0] for k, v in decisions(result).items()} == {
+        "01": "below_min_spend",
+        "02": "not_recoverable",
+        "03": "treated",
+    }
+
+
+def test_sms_and_calls_need_a_mobile_number():
+    result = plan(
+        [
+            member(1, has_mobile=False),  # push remains
+            member(2, has_mobile=False, consent_push=False),  # nothing remains
+            member(3, has_mobile=False, is_high_value=True, spend_12m=9000.0),  # no call: push only
+        ]
+    )
+    assert decisions(result) == {"01": ("treated", ("push",)), "02": ("no_consent", ()), "03": ("treated", ("push",))}
+
+
+def test_target_size_counts_reachable_members_only():
+    pool = [
+        member(1, spend_12m=9000.0),
+        member(2, spend_12m=8000.0, consent_sms=False, consent_push=False),  # phone only, not high value
+        member(3, spend_12m=7000.0),
+        member(4, spend_12m=6000.0),
+    ]
+    the_campaign = campaign(priority=dataclasses.replace(DEFAULT.priority, max_targets=2))
+    result = plan(pool, the_campaign=the_campaign)
+    assert {k: v[0] for k, v in decisions(result).items()} == {
+        "01": "treated",
+        "02": "no_consent",
+        "03": "treated",  # rank 2 among the reachable
+        "04": "cut_by_target_size",
+    }
+
+
+def test_holdout_is_drawn_among_members_with_room_under_the_cap():
+    half = dataclasses.replace(DEFAULT.holdout, share=0.5)
+    pool = [member(n) for n in range(1, 21)]
+    full = {key(n): 4 for n in range(1, 11)}  # members 1-10 used their month's touches already
+    result = plan(pool, the_campaign=campaign(holdout=half), logged=LoggedTouches(frozenset(), frozenset(), full, 0, 0))
+    assert result.outcome_counts() == {"deferred_by_cap": 10, "holdout": 5, "treated": 5}
+    held = set(result.members.filter(pl.col("outcome") == "holdout")["member_key"])
+    assert held <= {key(n) for n in range(11, 21)}

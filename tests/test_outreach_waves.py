@@ -13,6 +13,7 @@ import pytest
 
 from retention.outreach.campaign import load_campaign
 from retention.outreach.review import load_review
+from retention.outreach.touch_log import CampaignLogMismatch
 from retention.outreach.waves import build_due_waves
 from retention.settings import project_root
 
@@ -43,7 +44,10 @@ def build_warehouse(path: Path, risk_days=WAVE_DAYS) -> duckdb.DuckDBPyConnectio
         " reasons VARCHAR[], flag_count INTEGER, tier VARCHAR, is_high_value BOOLEAN, spend_12m DECIMAL(38,2),"
         " days_inactive BIGINT)"
     )
-    con.execute("CREATE TABLE marts.dim_members (member_key VARCHAR)")
+    con.execute(
+        "CREATE TABLE marts.dim_members (member_key VARCHAR, consent_sms BOOLEAN, consent_push BOOLEAN,"
+        " consent_phone BOOLEAN)"
+    )
     con.execute(
         "CREATE TABLE intermediate.int_member_states (member_key VARCHAR, known_from DATE, known_to DATE,"
         " consent_sms BOOLEAN, consent_push BOOLEAN, consent_phone BOOLEAN)"
@@ -67,7 +71,7 @@ def build_warehouse(path: Path, risk_days=WAVE_DAYS) -> duckdb.DuckDBPyConnectio
                 "INSERT INTO marts.member_churn_risk VALUES (?, ?, ?, ['frequency_drop', 'overdue'], 2, ?, ?, ?, ?)",
                 [day, key(member_id), risk, tier, high_value, spend, inactive],
             )
-        con.execute("INSERT INTO marts.dim_members VALUES (?)", [key(member_id)])
+        con.execute("INSERT INTO marts.dim_members VALUES (?, ?, ?, ?)", [key(member_id), *consents])
         # Consent as known from registration, until a later state (none here) supersedes it.
         con.execute(
             "INSERT INTO intermediate.int_member_states VALUES (?, '2024-01-01', NULL, ?, ?, ?)",
@@ -117,6 +121,14 @@ def run(con, campaign_file, review_file, export_dir, messages=None):
     review = load_review(review_file, [wave.wave_id for wave in campaign.waves])
     sink = messages if messages is not None else []
     return build_due_waves(con, campaign, review, export_dir, log=sink.append, warn=sink.append)
+
+
+def written(report) -> dict[str, str]:
+    return {file.csv_path.name: file.csv_sha256 for wave in report.waves for file in wave.files}
+
+
+def on_disk(export_dir: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in export_dir.rglob("*.csv")}
 
 
 def csv_rows(path: Path) -> pl.DataFrame:
@@ -179,7 +191,7 @@ def test_rerun_is_idempotent_and_new_data_warns_instead_of_a_second_batch(tmp_pa
     again = run(con, campaign_file, review_file, tmp_path / "exports")
     assert [wave.status for wave in again.waves] == ["unchanged", "unchanged"]
     assert con.execute("SELECT count(*) FROM outreach.touches").fetchone()[0] == touches == 8
-    assert [f.csv_sha256 for w in again.waves for f in w.files] == [f.csv_sha256 for w in first.waves for f in w.files]
+    assert written(again) == written(first) == on_disk(tmp_path / "exports")
 
     # An opt-out recorded after the batches were built does not make them "changed": a re-run plans with
     # the consent known when each wave was first built.
@@ -204,9 +216,7 @@ def test_rerun_is_idempotent_and_new_data_warns_instead_of_a_second_batch(tmp_pa
     assert [wave.status for wave in changed.waves] == ["changed_since_logged", "changed_since_logged"]
     assert any("nothing new is exported" in message for message in messages)
     assert con.execute("SELECT count(*) FROM outreach.touches").fetchone()[0] == 8
-    assert [f.csv_sha256 for w in changed.waves for f in w.files] == [
-        f.csv_sha256 for w in first.waves for f in w.files
-    ]
+    assert written(changed) == written(first) == on_disk(tmp_path / "exports")
 
 
 def test_monthly_cap_across_waves_trims_the_second_wave(tmp_path, campaign_file, review_file):
@@ -260,3 +270,59 @@ def test_after_the_campaign_window_logged_waves_stand_without_re_planning(tmp_pa
     assert report.waves[0].outcomes == {"excluded_by_review": 1, "not_recoverable": 1, "treated": 3}
     assert list(folder.iterdir()) == []
     assert con.execute("SELECT count(*) FROM outreach.touches").fetchone()[0] == 8
+
+
+def test_a_renamed_or_moved_logged_wave_is_refused_before_anything_is_written(tmp_path, campaign_file, review_file):
+    con = build_warehouse(tmp_path / "warehouse.duckdb")
+    run(con, campaign_file, review_file, tmp_path / "exports")
+    campaign_file.write_text(campaign_file.read_text(encoding="utf-8").replace("id: wave_1", "id: wave_1a"))
+    with pytest.raises(CampaignLogMismatch, match=r"no longer lists: wave_1 \(2025-08-15\)"):
+        run(con, campaign_file, review_file, tmp_path / "exports")
+    assert con.execute("SELECT count(*), count(DISTINCT wave_id) FROM outreach.touches").fetchone() == (8, 2)
+
+
+def test_follow_up_wave_takes_responses_up_to_its_own_day_and_needs_a_mobile_for_sms(
+    tmp_path, campaign_file, review_file
+):
+    # Attribution of 3 days: M3's purchase on 25 August is outside it, but M3 is no longer silent on 29 August.
+    campaign_file.write_text(
+        campaign_file.read_text(encoding="utf-8").replace("attribution_days: 14", "attribution_days: 3")
+    )
+    con = build_warehouse(tmp_path / "warehouse.duckdb")
+    con.execute("INSERT INTO marts.fct_orders VALUES (?, '2025-08-25', '2025-08-25 09:00', true, 50.00)", [key("M3")])
+    # M2's latest CRM delivery has no mobile: push only, no SMS.
+    con.execute("UPDATE raw.members SET mobile = NULL WHERE member_id = 'M2' AND _source_file = 'new.csv'")
+    report = run(con, campaign_file, review_file, tmp_path / "exports")
+    assert report.waves[1].outcomes == {"responded": 2, "treated": 1}
+    assert con.execute(
+        "SELECT list(channel ORDER BY channel) FROM outreach.touches WHERE wave_id = 'wave_1' AND member_key = ?",
+        [key("M2")],
+    ).fetchone() == (["push"],)
+    folder = tmp_path / "exports" / "outreach" / "winback-2025-08" / "wave_1"
+    assert not (folder / "winback-2025-08-wave_1-20250815_sms.csv").exists()  # nobody left to text
+
+
+def test_missing_files_are_written_again_without_contacts_withdrawn_since(tmp_path, campaign_file, review_file):
+    con = build_warehouse(tmp_path / "warehouse.duckdb")
+    run(con, campaign_file, review_file, tmp_path / "exports")
+    folder = tmp_path / "exports" / "outreach" / "winback-2025-08" / "wave_1"
+    push = folder / "winback-2025-08-wave_1-20250815_push.csv"
+    push.unlink()
+    con.execute("UPDATE marts.dim_members SET consent_push = false WHERE member_key = ?", [key("M3")])
+    messages: list[str] = []
+    report = run(con, campaign_file, review_file, tmp_path / "exports", messages)
+    assert [wave.status for wave in report.waves] == ["unchanged", "unchanged"]
+    assert sorted(csv_rows(push)["member_id"]) == ["M1", "M2"]
+    assert any("1 logged touches are not in the files" in message for message in messages)
+    assert con.execute("SELECT count(*) FROM outreach.touches").fetchone()[0] == 8  # the log is unchanged
+
+
+def test_include_rows_for_a_follow_up_wave_are_reported_not_applied(tmp_path, campaign_file):
+    review = tmp_path / "campaign.review.csv"
+    review.write_text(f"member_key,action,reason,wave_id\n{key('M4')},include,VIP 回访,wave_2\n", encoding="utf-8")
+    con = build_warehouse(tmp_path / "warehouse.duckdb")
+    messages: list[str] = []
+    report = run(con, campaign_file, review, tmp_path / "exports", messages)
+    assert report.waves[1].ignored_review_includes == (key("M4"),)
+    assert any("1 include row(s) for wave_2 not applied" in message for message in messages)
+    assert con.execute("SELECT count(*) FROM outreach.targets WHERE member_key = ?", [key("M4")]).fetchone() == (0,)

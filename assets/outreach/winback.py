@@ -19,7 +19,8 @@ WINBACK_BATCHES = dg.AssetKey(["outreach", "winback_batches"])
 MARTS_READ = ("member_churn_risk", "dim_members", "fct_orders", "fct_member_events")
 REPORTED_OUTCOMES = (
     "treated", "holdout", "deferred_by_cap", "cut_by_budget", "cut_by_sms_quota", "cut_by_target_size",
-    "excluded_by_review", "not_recoverable", "below_min_spend", "no_consent", "responded",
+    "excluded_by_review", "not_recoverable", "below_min_spend", "reason_not_targeted", "not_high_risk",
+    "no_consent", "responded",
 )  # fmt: skip
 
 
@@ -69,6 +70,8 @@ def report_metadata(report: OutreachReport) -> dict:
         )
         if result.minimum_detectable_lift is not None:
             metadata[f"{prefix}_minimum_detectable_lift"] = round(result.minimum_detectable_lift, 4)
+        if result.ignored_review_includes:
+            metadata[f"{prefix}_ignored_review_includes"] = dg.MetadataValue.json(list(result.ignored_review_includes))
         if result.unknown_review_keys:
             metadata[f"{prefix}_unknown_review_keys"] = dg.MetadataValue.json(list(result.unknown_review_keys))
     first = next(iter(built), None)

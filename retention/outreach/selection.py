@@ -34,11 +34,16 @@ POOL_SCHEMA = {
     "consent_sms": pl.Boolean,
     "consent_push": pl.Boolean,
     "consent_phone": pl.Boolean,
+    # The member's latest CRM delivery has a mobile number: SMS and calls need one.
+    "has_mobile": pl.Boolean,
     # non_responders waves: the member bought, or logged in and used a benefit, since the previous wave.
     "responded": pl.Boolean,
 }
 
 CONSENT_OF = {"sms": "consent_sms", "push": "consent_push", "call": "consent_phone"}
+NEEDS_MOBILE = ("sms", "call")
+# Unknown consent is no consent.
+NO_UNLESS_KNOWN = ("consent_sms", "consent_push", "consent_phone", "has_mobile")
 FLAGS_TOTAL = 5
 TARGETED = ("holdout", "treated")
 
@@ -90,14 +95,17 @@ def plan_wave(
     excluded: frozenset[str] = frozenset(),
     included: frozenset[str] = frozenset(),
 ) -> WavePlan:
-    pool = pool.select([pl.col(name).cast(dtype) for name, dtype in POOL_SCHEMA.items()])
+    pool = pool.select([pl.col(name).cast(dtype) for name, dtype in POOL_SCHEMA.items()]).with_columns(
+        pl.col(NO_UNLESS_KNOWN).fill_null(False)
+    )
     members = _screen(campaign, wave, pool, excluded, included)
     members = _rank(campaign, members, included)
-    members = _assign_holdout(campaign, members, logged)
     members = _offer(wave, members)
     members = _route(campaign, members)
     members = _cut_by_target_size(campaign, members)
     members = _apply_caps(campaign, wave, members, logged.touches_this_month)
+    # Drawn among the members who can be contacted now, so control and treated are alike.
+    members = _assign_holdout(campaign, members, logged)
     members = _schedule_calls(campaign, wave, members)
     sms_remaining = _sms_remaining(campaign, wave, logged.sms_used)
     members = _apply_sms_quota(members, sms_remaining)
@@ -130,9 +138,10 @@ def _screen(campaign: Campaign, wave: Wave, pool: pl.DataFrame, excluded, includ
             .then(pl.lit(None, pl.Utf8))
             .when(~pl.col("risk_level").is_in(list(rules.risk_levels)))
             .then(pl.lit("not_high_risk"))
-            .when(pl.col("days_inactive") > rules.recoverable_within_days)
+            # An unknown inactivity or spend fails its screen: never contact on missing evidence.
+            .when((pl.col("days_inactive") > rules.recoverable_within_days).fill_null(True))
             .then(pl.lit("not_recoverable"))
-            .when(pl.col("spend_12m") < rules.min_spend_12m)
+            .when((pl.col("spend_12m") < rules.min_spend_12m).fill_null(True))
             .then(pl.lit("below_min_spend"))
             .when(~reason_match)
             .then(pl.lit("reason_not_targeted"))
@@ -208,8 +217,14 @@ def _offer(wave: Wave, members: pl.DataFrame) -> pl.DataFrame:
 
 
 def _consented(channels: tuple[str, ...]) -> pl.Expr:
-    """The channels of a routing list the member consented to, in the list's order."""
-    picked = [pl.when(pl.col(CONSENT_OF[channel])).then(pl.lit(channel)) for channel in channels]
+    """The channels of a routing list the member consented to (and, for SMS and calls, has a mobile
+    for), in the list's order."""
+    picked = [
+        pl.when(pl.col(CONSENT_OF[channel]) & (pl.col("has_mobile") if channel in NEEDS_MOBILE else True)).then(
+            pl.lit(channel)
+        )
+        for channel in channels
+    ]
     return pl.concat_list(picked).list.drop_nulls() if picked else pl.lit([], pl.List(pl.Utf8))
 
 
@@ -221,10 +236,12 @@ def _route(campaign: Campaign, members: pl.DataFrame) -> pl.DataFrame:
     members = members.with_columns(channels.alias("channels"))
     # A member the routing cannot reach (e.g. only phone consent, not high value) has no channel.
     unreachable = pl.col("outcome").is_null() & (pl.col("channels").list.len() == 0)
-    return members.with_columns(
-        pl.when(unreachable).then(pl.lit("no_consent")).otherwise(pl.col("outcome")).alias("outcome"),
-        pl.when(unreachable).then(None).otherwise(pl.col("priority_rank")).alias("priority_rank"),
+    members = members.with_columns(
+        pl.when(unreachable).then(pl.lit("no_consent")).otherwise(pl.col("outcome")).alias("outcome")
     )
+    # Ranks count the members who can be reached, without gaps, so every cut by rank means what it says.
+    open_rank = pl.when(pl.col("outcome").is_null()).then(pl.col("priority_rank")).rank("ordinal")
+    return members.with_columns(open_rank.cast(pl.UInt32).alias("priority_rank"))
 
 
 def _cut_by_target_size(campaign: Campaign, members: pl.DataFrame) -> pl.DataFrame:
@@ -254,7 +271,8 @@ def _apply_caps(campaign: Campaign, wave: Wave, members: pl.DataFrame, used: dic
         pl.when(pl.col("is_high_value")).then(pl.lit(caps.high_value)).otherwise(pl.lit(caps.others))
         - pl.col("touches_this_month")
     ).clip(lower_bound=0)
-    contacted = pl.col("outcome").is_null() & ~pl.col("is_holdout")
+    # Would-be control members too: the holdout is drawn after this, among members with room.
+    contacted = pl.col("outcome").is_null()
     next_month = next_month_start(wave.wave_date)
     return members.with_columns(room.alias("cap_room")).with_columns(
         pl.when(contacted & (pl.col("cap_room") == 0))
@@ -366,7 +384,7 @@ def _unit_costs(campaign: Campaign) -> dict[str, float]:
 def _touches(campaign: Campaign, wave: Wave, members: pl.DataFrame) -> pl.DataFrame:
     batch_id = campaign.batch_id(wave)
     targeted = members.filter(pl.col("outcome").is_in(TARGETED)).select(
-        "member_key", "outcome", "is_holdout", "offer_id", "channels", "call_date", "priority_rank"
+        "member_key", "outcome", "is_holdout", "offer_id", "channels", "call_date", "priority_rank", "is_high_value"
     )
     touches = targeted.explode("channels").rename({"channels": "channel"}).filter(pl.col("channel").is_not_null())
     touch_id = pl.concat_str([pl.lit(batch_id), pl.col("member_key"), pl.col("channel")], separator="|").map_elements(
@@ -390,6 +408,10 @@ def _touches(campaign: Campaign, wave: Wave, members: pl.DataFrame) -> pl.DataFr
         "is_holdout",
         pl.when(pl.col("is_holdout")).then(pl.lit("holdout")).otherwise(pl.lit("exported")).alias("status"),
         "priority_rank",
+        pl.when(pl.col("is_high_value"))
+        .then(pl.lit(campaign.caps.high_value))
+        .otherwise(pl.lit(campaign.caps.others))
+        .alias("monthly_cap"),
     ).sort("priority_rank", "channel")
 
 

@@ -87,6 +87,8 @@ CREATE TABLE IF NOT EXISTS outreach.touches (
     is_holdout BOOLEAN NOT NULL,
     status VARCHAR NOT NULL,
     priority_rank BIGINT NOT NULL,
+    -- The member's monthly touch cap when the touch was planned (caps.high_value or caps.others).
+    monthly_cap INTEGER NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outreach.exports (
@@ -107,7 +109,7 @@ TARGET_COLUMNS = (
 )  # fmt: skip
 TOUCH_COLUMNS = (
     "touch_id", "campaign_id", "wave_id", "batch_id", "wave_date", "send_date", "member_key", "channel", "offer_id",
-    "template_key", "is_holdout", "status", "priority_rank",
+    "template_key", "is_holdout", "status", "priority_rank", "monthly_cap",
 )  # fmt: skip
 
 
@@ -132,8 +134,32 @@ def logged_wave(con: duckdb.DuckDBPyConnection, campaign: Campaign, wave: Wave) 
     return LoggedWave(*row) if row else None
 
 
-def logged_before(con: duckdb.DuckDBPyConnection, campaign: Campaign, wave: Wave) -> LoggedTouches:
-    """What the log holds from before this wave's date: a re-run of an old wave sees what it saw then."""
+class CampaignLogMismatch(RuntimeError):
+    """The campaign file no longer lists waves its log holds: building on would send a batch twice."""
+
+
+def require_log_matches(con: duckdb.DuckDBPyConnection, campaign: Campaign) -> None:
+    """Refuse a campaign file whose logged waves (id and date) are not in it any more, before writing."""
+    listed = {(wave.wave_id, wave.wave_date) for wave in campaign.waves}
+    logged = con.execute(
+        "SELECT wave_id, wave_date FROM outreach.waves WHERE campaign_id = ? ORDER BY wave_date",
+        [campaign.campaign_id],
+    ).fetchall()
+    missing = [f"{wave_id} ({day})" for wave_id, day in logged if (wave_id, day) not in listed]
+    if missing:
+        raise CampaignLogMismatch(
+            f"campaign {campaign.campaign_id}: the log holds waves the campaign file no longer lists:"
+            f" {', '.join(missing)}. A renamed or moved wave would be sent again. Restore them in"
+            f" {campaign.source.name}, or run the changed plan as a new campaign_id."
+        )
+
+
+def logged_before(
+    con: duckdb.DuckDBPyConnection, campaign: Campaign, wave: Wave, *, logged_at: datetime | None = None
+) -> LoggedTouches:
+    """What the log holds from before this wave: this campaign's earlier waves and, for the caps, every
+    other batch of the same days logged before this one (all of them, for a wave not logged yet), so a
+    re-run of an old wave sees what it saw then."""
     params = {"campaign": campaign.campaign_id, "day": wave.wave_date}
     targeted = con.execute(
         "SELECT DISTINCT member_key, outcome FROM outreach.targets"
@@ -143,9 +169,10 @@ def logged_before(con: duckdb.DuckDBPyConnection, campaign: Campaign, wave: Wave
     # Caps count every campaign's touches: a member's phone does not know which campaign is calling.
     month = con.execute(
         "SELECT member_key, count(*) FROM outreach.touches"
-        " WHERE status = 'exported' AND wave_date < $day AND date_trunc('month', send_date) = date_trunc('month', $day)"
+        " WHERE status = 'exported' AND date_trunc('month', send_date) = date_trunc('month', $day)"
+        " AND batch_id <> $batch AND (wave_date < $day OR (wave_date = $day AND created_at < $logged_at))"
         " GROUP BY member_key",
-        {"day": wave.wave_date},
+        {"day": wave.wave_date, "batch": campaign.batch_id(wave), "logged_at": logged_at or datetime.max},
     ).fetchall()
     sms_used = con.execute(
         "SELECT count(*) FROM outreach.touches"

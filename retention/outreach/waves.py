@@ -10,10 +10,11 @@ twice.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -43,6 +44,7 @@ class WaveResult:
     adjustments: dict[str, int] = field(default_factory=dict)
     preview: tuple[dict, ...] = ()
     unknown_review_keys: tuple[str, ...] = ()
+    ignored_review_includes: tuple[str, ...] = ()
     message: str = ""
 
 
@@ -70,6 +72,7 @@ def build_due_waves(
     for problem in problems:
         warn(problem)
     campaign_sha256 = hashlib.sha256(campaign.source.read_bytes()).hexdigest()
+    touch_log.require_log_matches(con, campaign)
     results = []
     for wave in campaign.waves:
         batch_id = campaign.batch_id(wave)
@@ -117,6 +120,15 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
     decided = apply_review(review, wave.wave_id, known_keys)
     for entry in decided.unknown_keys:
         warn(f"review file line {entry.line}: member_key {entry.member_key} matches no member; not applied")
+    ignored_includes: tuple[str, ...] = ()
+    if wave.audience != "eligible" and decided.included:
+        # A follow-up wave only takes the previous wave's members; forcing others in would skip wave 1.
+        ignored_includes = tuple(sorted(decided.included))
+        warn(
+            f"review file: {len(ignored_includes)} include row(s) for {wave.wave_id} not applied: a follow-up wave"
+            " only takes members of the previous wave (include them in the first wave instead)"
+        )
+        decided = dataclasses.replace(decided, included=frozenset())
     logged = touch_log.logged_wave(con, campaign, wave)
     # Consent as known when the wave was first built: a re-run reproduces the logged plan, and an opt-out
     # known by the first build (even one recorded after the wave date) is honoured.
@@ -126,7 +138,7 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
         campaign,
         wave,
         pool,
-        touch_log.logged_before(con, campaign, wave),
+        touch_log.logged_before(con, campaign, wave, logged_at=logged.created_at if logged else None),
         excluded=decided.excluded,
         included=decided.included,
     )
@@ -145,9 +157,8 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
             f" {logged.marts_as_of}; today's data or campaign file gives a different plan. The logged batch"
             " stands and nothing new is exported (a wave is never sent twice)."
         )
-        warn(message)
-    log(message)
-    files = _export(con, campaign, wave, Path(export_dir), now)
+    (warn if status == "changed_since_logged" else log)(message)
+    files = _export(con, campaign, wave, Path(export_dir), now, warn, only_missing=logged is not None)
     stored = _stored_decisions(con, campaign, wave)
     counts = stored.group_by("outcome").len().sort("outcome")
     outcomes = dict(zip(counts["outcome"].to_list(), counts["len"].to_list(), strict=True))
@@ -180,6 +191,7 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
             .to_dicts()
         ),
         unknown_review_keys=tuple(entry.member_key for entry in decided.unknown_keys),
+        ignored_review_includes=ignored_includes,
         message=message,
     )
 
@@ -205,9 +217,18 @@ def _missing_input(con, campaign: Campaign, wave: Wave, previous: Wave | None, r
         earlier = next(result for result in results if result.wave == previous)
         if earlier.status in ("not_due", "not_built"):
             return f"{wave.wave_id} ({wave.wave_date}) is not built: {previous.wave_id}, which it follows up, is not"
-    (rows,) = con.execute(
-        "SELECT count(*) FROM marts.member_churn_risk WHERE as_of_date = ?", [wave.wave_date]
+    rows, without_standing = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE spend_12m IS NULL OR days_inactive IS NULL OR tier IS NULL)"
+        " FROM marts.member_churn_risk WHERE as_of_date = ?",
+        [wave.wave_date],
     ).fetchone()
+    if without_standing:
+        # Risk days computed before member_churn_risk carried the member's standing (tier, spend, inactivity).
+        return (
+            f"{wave.wave_id} ({wave.wave_date}) is not built: {without_standing:,} rows of marts.member_churn_risk"
+            " on that day lack the member's tier, spend or inactivity (computed by an older version). Recompute"
+            f" the history with `retention run --from {wave.wave_date} --through <latest day> --full-refresh`."
+        )
     if rows == 0:
         return (
             f"{wave.wave_id} ({wave.wave_date}) is not built: marts.member_churn_risk has no rows as of that day"
@@ -222,7 +243,8 @@ def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str], consent
     columns = """
         r.member_key, r.risk_level, r.reasons, r.flag_count, r.tier, r.is_high_value,
         cast(r.spend_12m AS DOUBLE) AS spend_12m, r.days_inactive,
-        d.consent_sms, d.consent_push, d.consent_phone"""
+        d.consent_sms, d.consent_push, d.consent_phone,
+        r.member_key IN (SELECT member_key FROM reachable_by_phone) AS has_mobile"""
     params = {"day": wave.wave_date, "reviewed": list(reviewed), "consent_day": consent_day}
     if wave.audience == "eligible":
         frame = con.execute(
@@ -230,7 +252,7 @@ def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str], consent
             {CONSENT_CTE}
             SELECT {columns}, cast(NULL AS BOOLEAN) AS responded
             FROM marts.member_churn_risk AS r
-            JOIN consent AS d USING (member_key)
+            LEFT JOIN consent AS d USING (member_key)
             WHERE r.as_of_date = $day
               AND (r.risk_level IN (SELECT unnest($levels)) OR list_contains($reviewed, r.member_key))
             """,
@@ -259,29 +281,40 @@ def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str], consent
             SELECT {columns}, r.member_key IN (SELECT member_key FROM responses) AS responded
             FROM followed
             JOIN marts.member_churn_risk AS r ON r.member_key = followed.member_key AND r.as_of_date = $day
-            JOIN consent AS d ON d.member_key = followed.member_key
+            LEFT JOIN consent AS d ON d.member_key = followed.member_key
             """,
             {
                 **{name: value for name, value in params.items() if name != "reviewed"},
                 "campaign": campaign.campaign_id,
                 "previous": previous.wave_id,
                 "previous_day": previous.wave_date,
-                "window_end": min(wave.wave_date, _attribution_end(campaign, previous)),
+                # Silent since the previous wave: no response from the day after it through this wave's day.
+                "window_end": wave.wave_date,
             },
         ).pl()
     return frame.select([pl.col(name).cast(dtype) for name, dtype in POOL_SCHEMA.items()])
 
 
-CONSENT_CTE = """
+LATEST_CONTACT_CTE = """
+latest_contact AS (
+    -- The latest delivered CRM row of each member (the staging rule: latest updated_at, then delivery).
+    SELECT member_id, mobile FROM raw.members
+    QUALIFY row_number() OVER (
+        PARTITION BY member_id ORDER BY updated_at DESC NULLS LAST, _landing_date DESC, _source_file DESC,
+        _row_number DESC
+    ) = 1
+)"""
+
+CONSENT_CTE = f"""
 WITH consent AS (
     SELECT member_key, consent_sms, consent_push, consent_phone
     FROM intermediate.int_member_states AS s
     WHERE s.known_from <= $consent_day AND (s.known_to IS NULL OR $consent_day < s.known_to)
+), {LATEST_CONTACT_CTE}, reachable_by_phone AS (
+    -- Only whether a number exists leaves the raw layer, never the number.
+    SELECT m.member_key FROM intermediate.int_members__as_of AS m JOIN latest_contact USING (member_id)
+    WHERE nullif(trim(latest_contact.mobile), '') IS NOT NULL
 )"""
-
-
-def _attribution_end(campaign: Campaign, wave: Wave) -> date:
-    return wave.wave_date + timedelta(days=campaign.attribution_days)
 
 
 def _stored_decisions(con, campaign: Campaign, wave: Wave) -> pl.DataFrame:
@@ -310,15 +343,8 @@ def _breakdown(con, batch_id: str) -> dict[str, dict[str, int]]:
 PREVIEW_ROWS = 10
 ADJUSTMENT_FLAGS = ("trimmed_by_cap", "call_overflow", "sms_over_quota")
 
-CONTACTS_SQL = """
-WITH latest_contact AS (
-    -- The latest delivered CRM row of each member (the staging rule: latest updated_at, then delivery).
-    SELECT member_id, mobile FROM raw.members
-    QUALIFY row_number() OVER (
-        PARTITION BY member_id ORDER BY updated_at DESC NULLS LAST, _landing_date DESC, _source_file DESC,
-        _row_number DESC
-    ) = 1
-), last_order AS (
+CONTACTS_SQL = f"""
+WITH {LATEST_CONTACT_CTE}, last_order AS (
     SELECT member_key, max(order_date) AS last_order_date, arg_max(net_amount, ordered_at) AS last_order_amount
     FROM marts.fct_orders
     WHERE is_purchase AND order_date <= $day AND member_key IN (SELECT member_key FROM wave_touches)
@@ -331,22 +357,39 @@ SELECT
 FROM wave_touches AS t
 JOIN outreach.targets AS g USING (batch_id, member_key)
 JOIN intermediate.int_members__as_of AS m USING (member_key)
+-- Consent as known now: a file written again never carries a contact the member has withdrawn.
+JOIN marts.dim_members AS d USING (member_key)
 LEFT JOIN latest_contact AS c USING (member_id)
 LEFT JOIN last_order AS o USING (member_key)
+WHERE CASE t.channel
+    WHEN 'sms' THEN d.consent_sms AND nullif(trim(c.mobile), '') IS NOT NULL
+    WHEN 'call' THEN d.consent_phone AND nullif(trim(c.mobile), '') IS NOT NULL
+    ELSE d.consent_push
+END
 """
 
 
-def _export(con, campaign: Campaign, wave: Wave, export_dir: Path, now) -> list[ExportedFile]:
-    """The channel files from the logged touches (so a re-run writes the same files), the decisions of
-    every pool member in priority order, and the reactivation list. No PII outside the channel files."""
+def _export(con, campaign: Campaign, wave: Wave, export_dir: Path, now, warn, *, only_missing: bool):
+    """The channel files from the logged touches, the decisions of every pool member in priority order,
+    and the reactivation list; no PII outside the channel files. A logged wave whose files are all in
+    place is left alone (they may have been sent); missing files are written again from the log, without
+    the contacts a member has withdrawn consent for since."""
     batch_id = campaign.batch_id(wave)
     directory = export_dir / "outreach" / campaign.campaign_id / wave.wave_id
+    written = _written_files(con, batch_id, directory)
+    if only_missing and written and all(f.csv_path.exists() and f.parquet_path.exists() for f in written):
+        return written
     touches = con.execute("SELECT * FROM outreach.touches WHERE batch_id = ? AND status = 'exported'", [batch_id]).pl()
     con.register("wave_touches", touches.to_arrow())
     try:
         contacts = con.execute(CONTACTS_SQL, {"day": wave.wave_date}).pl()
     finally:
         con.unregister("wave_touches")
+    if contacts.height < touches.height:
+        warn(
+            f"{wave.wave_id}: {touches.height - contacts.height:,} logged touches are not in the files: the member"
+            " withdrew consent since, has no mobile number any more, or is no longer in the marts"
+        )
     tier_names = dict(con.execute("SELECT tier, tier_name_zh FROM main.tiers").fetchall())
     offers = {offer_id: offer.name for offer_id, offer in campaign.offers.items()}
     contacts = contacts.with_columns(
@@ -366,3 +409,16 @@ def _export(con, campaign: Campaign, wave: Wave, export_dir: Path, now) -> list[
         files.append(write_export(reactivation, directory, f"{batch_id}_reactivation", "reactivation"))
     touch_log.record_exports(con, batch_id, files, now())
     return files
+
+
+def _written_files(con, batch_id: str, directory: Path) -> list[ExportedFile]:
+    """The files last written for a batch, from outreach.exports."""
+    rows = con.execute(
+        "SELECT kind, file_name, rows, csv_sha256 FROM outreach.exports WHERE batch_id = ?"
+        " QUALIFY written_at = max(written_at) OVER () ORDER BY file_name",
+        [batch_id],
+    ).fetchall()
+    return [
+        ExportedFile(kind, directory / name, (directory / name).with_suffix(".parquet"), count, sha256)
+        for kind, name, count, sha256 in rows
+    ]
