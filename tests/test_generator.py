@@ -309,6 +309,10 @@ def test_ids_are_unique_in_clean_data(clean: Run):
     events = read_source(clean.landing, "events")
     assert events["event_id"].is_unique().all()
 
+    # About 1 in 40 members gave no mobile number (7.5 of 300 expected): outreach must skip SMS and calls.
+    no_mobile = snapshot.filter(pl.col("mobile").fill_null("") == "").height
+    assert 2 <= no_mobile <= 16
+
     orders = read_source(clean.landing, "orders")
     assert orders.select("order_id", "updated_at").is_unique().all()
     paid = orders.filter(pl.col("status").is_in(["paid", "已支付"]))
