@@ -264,3 +264,12 @@ def record_exports(con: duckdb.DuckDBPyConnection, batch_id: str, files, written
     rows = [(batch_id, file.kind, file.csv_path.name, file.rows, file.csv_sha256, written_at) for file in files]
     if rows:
         con.executemany("INSERT INTO outreach.exports VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def stored_decisions(con: duckdb.DuckDBPyConnection, campaign: Campaign, wave: Wave) -> pl.DataFrame:
+    """Every pool member's logged decision for a wave, in priority order."""
+    return con.execute(
+        "SELECT * FROM outreach.targets WHERE campaign_id = ? AND wave_id = ? ORDER BY priority_rank NULLS LAST,"
+        " member_key",
+        [campaign.campaign_id, wave.wave_id],
+    ).pl()

@@ -22,9 +22,10 @@ import polars as pl
 
 from retention.outreach import touch_log
 from retention.outreach.campaign import Campaign, Wave
-from retention.outreach.exports import ExportedFile, write_channel_files, write_export
+from retention.outreach.exports import ExportedFile
 from retention.outreach.review import ReviewFile, apply_review, describe_problems
 from retention.outreach.selection import POOL_SCHEMA, minimum_detectable_lift, plan_wave
+from retention.outreach.wave_files import LATEST_CONTACT_CTE, export_wave
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,8 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
             " stands and nothing new is exported (a wave is never sent twice)."
         )
     (warn if status == "changed_since_logged" else log)(message)
-    files = _export(con, campaign, wave, Path(export_dir), now, warn, only_missing=logged is not None)
-    stored = _stored_decisions(con, campaign, wave)
+    files = export_wave(con, campaign, wave, Path(export_dir), now, warn, only_missing=logged is not None)
+    stored = touch_log.stored_decisions(con, campaign, wave)
     counts = stored.group_by("outcome").len().sort("outcome")
     outcomes = dict(zip(counts["outcome"].to_list(), counts["len"].to_list(), strict=True))
     treated, holdout = outcomes.get("treated", 0), outcomes.get("holdout", 0)
@@ -197,7 +198,7 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
 
 
 def _closed_wave(con, campaign: Campaign, wave: Wave) -> WaveResult:
-    stored = _stored_decisions(con, campaign, wave)
+    stored = touch_log.stored_decisions(con, campaign, wave)
     counts = stored.group_by("outcome").len().sort("outcome")
     message = f"{wave.wave_id}: the campaign window ended on {campaign.window_end}; the wave stands as logged"
     return WaveResult(
@@ -295,16 +296,6 @@ def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str], consent
     return frame.select([pl.col(name).cast(dtype) for name, dtype in POOL_SCHEMA.items()])
 
 
-LATEST_CONTACT_CTE = """
-latest_contact AS (
-    -- The latest delivered CRM row of each member (the staging rule: latest updated_at, then delivery).
-    SELECT member_id, mobile FROM raw.members
-    QUALIFY row_number() OVER (
-        PARTITION BY member_id ORDER BY updated_at DESC NULLS LAST, _landing_date DESC, _source_file DESC,
-        _row_number DESC
-    ) = 1
-)"""
-
 CONSENT_CTE = f"""
 WITH consent AS (
     SELECT member_key, consent_sms, consent_push, consent_phone
@@ -315,14 +306,6 @@ WITH consent AS (
     SELECT m.member_key FROM intermediate.int_members__as_of AS m JOIN latest_contact USING (member_id)
     WHERE nullif(trim(latest_contact.mobile), '') IS NOT NULL
 )"""
-
-
-def _stored_decisions(con, campaign: Campaign, wave: Wave) -> pl.DataFrame:
-    return con.execute(
-        "SELECT * FROM outreach.targets WHERE campaign_id = ? AND wave_id = ? ORDER BY priority_rank NULLS LAST,"
-        " member_key",
-        [campaign.campaign_id, wave.wave_id],
-    ).pl()
 
 
 def _breakdown(con, batch_id: str) -> dict[str, dict[str, int]]:
@@ -342,83 +325,3 @@ def _breakdown(con, batch_id: str) -> dict[str, dict[str, int]]:
 
 PREVIEW_ROWS = 10
 ADJUSTMENT_FLAGS = ("trimmed_by_cap", "call_overflow", "sms_over_quota")
-
-CONTACTS_SQL = f"""
-WITH {LATEST_CONTACT_CTE}, last_order AS (
-    SELECT member_key, max(order_date) AS last_order_date, arg_max(net_amount, ordered_at) AS last_order_amount
-    FROM marts.fct_orders
-    WHERE is_purchase AND order_date <= $day AND member_key IN (SELECT member_key FROM wave_touches)
-    GROUP BY member_key
-)
-SELECT
-    t.touch_id, t.batch_id, t.send_date, m.member_id, c.mobile, t.channel, t.offer_id, t.template_key,
-    t.priority_rank, g.tier, g.reasons, cast(g.spend_12m AS DOUBLE) AS spend_12m,
-    o.last_order_date, cast(o.last_order_amount AS DOUBLE) AS last_order_amount
-FROM wave_touches AS t
-JOIN outreach.targets AS g USING (batch_id, member_key)
-JOIN intermediate.int_members__as_of AS m USING (member_key)
--- Consent as known now: a file written again never carries a contact the member has withdrawn.
-JOIN marts.dim_members AS d USING (member_key)
-LEFT JOIN latest_contact AS c USING (member_id)
-LEFT JOIN last_order AS o USING (member_key)
-WHERE CASE t.channel
-    WHEN 'sms' THEN d.consent_sms AND nullif(trim(c.mobile), '') IS NOT NULL
-    WHEN 'call' THEN d.consent_phone AND nullif(trim(c.mobile), '') IS NOT NULL
-    ELSE d.consent_push
-END
-"""
-
-
-def _export(con, campaign: Campaign, wave: Wave, export_dir: Path, now, warn, *, only_missing: bool):
-    """The channel files from the logged touches, the decisions of every pool member in priority order,
-    and the reactivation list; no PII outside the channel files. A logged wave whose files are all in
-    place is left alone (they may have been sent); missing files are written again from the log, without
-    the contacts a member has withdrawn consent for since."""
-    batch_id = campaign.batch_id(wave)
-    directory = export_dir / "outreach" / campaign.campaign_id / wave.wave_id
-    written = _written_files(con, batch_id, directory)
-    if only_missing and written and all(f.csv_path.exists() and f.parquet_path.exists() for f in written):
-        return written
-    touches = con.execute("SELECT * FROM outreach.touches WHERE batch_id = ? AND status = 'exported'", [batch_id]).pl()
-    con.register("wave_touches", touches.to_arrow())
-    try:
-        contacts = con.execute(CONTACTS_SQL, {"day": wave.wave_date}).pl()
-    finally:
-        con.unregister("wave_touches")
-    if contacts.height < touches.height:
-        warn(
-            f"{wave.wave_id}: {touches.height - contacts.height:,} logged touches are not in the files: the member"
-            " withdrew consent since, has no mobile number any more, or is no longer in the marts"
-        )
-    tier_names = dict(con.execute("SELECT tier, tier_name_zh FROM main.tiers").fetchall())
-    offers = {offer_id: offer.name for offer_id, offer in campaign.offers.items()}
-    contacts = contacts.with_columns(
-        pl.col("offer_id").replace_strict(offers, default="").alias("offer_name"),
-        pl.col("tier").replace_strict(tier_names, default=None).alias("tier_name_zh"),
-        pl.lit(campaign.channels["sms"].unsubscribe_text).alias("unsubscribe_text"),
-    )
-    files = write_channel_files(contacts, directory, batch_id)
-    decisions = _stored_decisions(con, campaign, wave).select(
-        "batch_id", "priority_rank", "member_key", "outcome", "priority_score", "priority_band", "offer_id",
-        pl.col("channels").list.join(","), pl.col("reasons").list.join(","), "tier", "spend_12m", "days_inactive",
-        "deferred_until", "expected_cost",
-    )  # fmt: skip
-    files.append(write_export(decisions, directory, f"{batch_id}_decisions", "decisions"))
-    if wave.audience == "eligible":  # follow-up waves never screen for recoverability
-        reactivation = decisions.filter(pl.col("outcome") == "not_recoverable").sort("priority_score", descending=True)
-        files.append(write_export(reactivation, directory, f"{batch_id}_reactivation", "reactivation"))
-    touch_log.record_exports(con, batch_id, files, now())
-    return files
-
-
-def _written_files(con, batch_id: str, directory: Path) -> list[ExportedFile]:
-    """The files last written for a batch, from outreach.exports."""
-    rows = con.execute(
-        "SELECT kind, file_name, rows, csv_sha256 FROM outreach.exports WHERE batch_id = ?"
-        " QUALIFY written_at = max(written_at) OVER () ORDER BY file_name",
-        [batch_id],
-    ).fetchall()
-    return [
-        ExportedFile(kind, directory / name, (directory / name).with_suffix(".parquet"), count, sha256)
-        for kind, name, count, sha256 in rows
-    ]
