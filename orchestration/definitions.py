@@ -6,7 +6,8 @@ import dagster as dg
 
 from assets.evaluation.risk_recovery import risk_recovery_evaluation
 from assets.ingestion.raw_assets import build_raw_assets, landing_specs
-from assets.outreach.winback import winback_batches
+from assets.outreach.winback import WINBACK_BATCHES, winback_batches
+from assets.serving.bi_snapshot import build_bi_snapshot
 from assets.transformation import build_dbt_assets, dbt_resource
 from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
@@ -19,13 +20,16 @@ from retention.settings import Settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings)
+    dbt_models = build_dbt_assets()
+    marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
     return dg.Definitions(
         assets=[
             *landing_specs(),
             *build_raw_assets(partitions),
-            build_dbt_assets(),
+            dbt_models,
             risk_recovery_evaluation,
             winback_batches,
+            build_bi_snapshot([*marts, WINBACK_BATCHES]),
         ],
         asset_checks=[*build_mart_checks(), *build_outreach_checks()],
         jobs=build_jobs(),

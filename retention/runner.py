@@ -255,6 +255,8 @@ def warehouse_summary(settings: Settings) -> str:
         f"Warehouse (DuckDB): {settings.warehouse}",
         f"Landing files:      {settings.landing_dir}",
         f"Exports:            {settings.export_dir}",
+        f"For BI tools:       {settings.serving_file} (read-only copy of marts + outreach; Parquet in"
+        f" {settings.serving_parquet_dir / 'current'})",
         "Open the Dagster UI: make ui   (then http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)

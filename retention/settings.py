@@ -25,6 +25,10 @@ class Settings:
     # Seconds a run waits for another process writing the warehouse (0: refuse at once; negative: no limit).
     run_lock_timeout: float = 0.0
     export_dir: Path = Path("data/exports")
+    # What BI tools read (retention/serving.py): the marts and the outreach log, published after each
+    # successful run as a read-only DuckDB file and Parquet files (<dir>/current), each swapped in whole.
+    serving_file: Path = Path("data/serving.duckdb")
+    serving_parquet_dir: Path = Path("data/serving_parquet")
     # The win-back campaign the outreach assets build (docs/outreach.md); its staff review file is the
     # file beside it named <stem>.review.csv. The default ships with the repository.
     campaign_file: Path = project_root() / "campaigns" / "winback_2025_autumn.yaml"

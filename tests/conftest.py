@@ -31,6 +31,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         "RETENTION_EXPORT_DIR": str(tmp_path / "exports"),
         "RETENTION_GROUND_TRUTH_DIR": str(tmp_path / "ground_truth"),
         "RETENTION_DUCKDB_TEMP_DIRECTORY": str(tmp_path / "duckdb_tmp"),
+        "RETENTION_SERVING_FILE": str(tmp_path / "serving" / "serving.duckdb"),
+        "RETENTION_SERVING_PARQUET_DIR": str(tmp_path / "serving" / "parquet"),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
