@@ -36,6 +36,8 @@ def _settings(root, name) -> Settings:
             "RETENTION_WAREHOUSE": str(root / f"{name}.duckdb"),
             "RETENTION_EXPORT_DIR": str(root / "exports"),
             "RETENTION_GROUND_TRUTH_DIR": str(root / "ground_truth"),
+            "RETENTION_SERVING_FILE": str(root / f"{name}_serving" / "serving.duckdb"),
+            "RETENTION_SERVING_PARQUET_DIR": str(root / f"{name}_serving" / "parquet"),
             # 600 members make small days; the quarantine gate has its own tests.
             "RETENTION_MAX_QUARANTINE_RATE": "0.25",
         }
