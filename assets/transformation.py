@@ -1,7 +1,8 @@
 """dbt models as Dagster assets: staging now, intermediate and marts as they are added.
 
 The dbt project is parsed lazily inside small cached factories, so importing this module has no
-side effects; the manifest is prepared by `make manifest` (or by `dagster dev` via prepare_if_dev).
+side effects; the manifest is prepared by `make manifest` (or, under `dagster dev`, parsed when the code location
+loads, with the venv's dbt).
 """
 
 import os
@@ -15,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.dbt_project import using_dagster_dev
 
 from assets.dbt_command import dbt_build_args
 from assets.history_chunks import HistoryRequest, build_earlier_chunks
@@ -30,10 +32,22 @@ def dbt_project_dir() -> Path:
     return project_root() / "dbt_project"
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter, so a venv works without being activated."""
+    beside_python = Path(sys.prefix) / "bin" / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
 @cache
 def dbt_project() -> DbtProject:
     project = DbtProject(project_dir=dbt_project_dir(), profiles_dir=dbt_project_dir())
-    project.prepare_if_dev()
+    # `dagster dev` parses the project when the code location loads. dagster-dbt's own preparation
+    # (`prepare_if_dev`) runs whatever `dbt` is on PATH, which fails when the venv is not activated
+    # (`.venv/bin/dagster dev`); parse with the venv's dbt instead.
+    if using_dagster_dev():
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
     return project
 
 
@@ -116,7 +130,4 @@ def build_dbt_assets() -> dg.AssetsDefinition:
 
 
 def dbt_resource() -> DbtCliResource:
-    # Prefer the dbt installed beside this interpreter, so a venv works without being activated.
-    beside_python = Path(sys.prefix) / "bin" / "dbt"
-    executable = str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=executable)
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
