@@ -13,6 +13,7 @@ from functools import cache
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.data_context.types.base import ProgressBarsConfig
 
 # GX logs a progress bar and chatty INFO lines per validation; the outcome is reported by us.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -49,7 +50,11 @@ class SuiteOutcome:
 
 @cache
 def _context():
-    return gx.get_context(mode="ephemeral")
+    context = gx.get_context(mode="ephemeral")
+    # GX draws a "Calculating Metrics" progress bar per validation into every run's log; the outcome is
+    # reported by the checks themselves.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
 
 
 @cache

@@ -113,3 +113,17 @@ def test_checks_on_a_loaded_day_report_a_mostly_broken_delivery(settings, landin
     assert results[VALID_ROWS].passed
     assert not results[QUARANTINE_RATE].passed
     assert results[QUARANTINE_RATE].severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_a_suite_draws_no_progress_bars_into_the_log(capfd):
+    import great_expectations as gx
+    import pandas as pd
+
+    from quality.gx_runner import expect, run_suite
+
+    outcome = run_suite(
+        "quiet", pd.DataFrame({"x": [1, None]}), [expect(gx.expectations.ExpectColumnValuesToNotBeNull, column="x")]
+    )
+    assert not outcome.passed  # the suite ran and judged
+    captured = capfd.readouterr()
+    assert "Calculating Metrics" not in captured.err + captured.out
