@@ -117,9 +117,8 @@ def test_checks_on_a_loaded_day_report_a_mostly_broken_delivery(settings, landin
 
 def test_a_suite_draws_no_progress_bars_into_the_log(capfd):
     import great_expectations as gx
-    import pandas as pd
 
-    from quality.gx_runner import expect, run_suite
+    from quality.gx_runner import expect
 
     outcome = run_suite(
         "quiet", pd.DataFrame({"x": [1, None]}), [expect(gx.expectations.ExpectColumnValuesToNotBeNull, column="x")]
