@@ -129,7 +129,10 @@ def test_a_bi_user_holding_the_serving_file_never_makes_a_run_fail(settings, tmp
     settings = dataclasses.replace(settings, max_quarantine_rate=1.0)
     start, end = date(2025, 3, 1), date(2025, 3, 3)
     generate(settings.landing_dir, members=60, start=start, end=end, seed=5, truth_dir=settings.ground_truth_dir)
-    assert run_pipeline(settings, start, start).success
+    # A publication already being read: from another warehouse, into the same serving file.
+    earlier = dataclasses.replace(settings, warehouse=tmp_path / "earlier.duckdb")
+    warehouse_with_personal_data(earlier.warehouse, members=2)
+    publish(earlier, version="earlier")
     readers, stop = start_readers(tmp_path, settings.serving_file)
     time.sleep(1.0)
 
