@@ -69,9 +69,6 @@ class Caps:
     high_value: int
     others: int
 
-    def for_member(self, is_high_value: bool) -> int:
-        return self.high_value if is_high_value else self.others
-
 
 @dataclass(frozen=True)
 class Channel:
