@@ -69,7 +69,9 @@ def test_publishes_the_analytic_schemas_only_and_swaps_versions(settings):
     con = duckdb.connect(str(settings.serving_file), read_only=True)
     schemas = {row[0] for row in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
     assert schemas == {"main", "marts", "outreach"}  # main holds the publication row; no raw, no staging
-    assert con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'fct_member_events'")
+    assert con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'fct_member_events'"
+    ).fetchall() == [("BASE TABLE",)]  # the view over staging became a table
     assert con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
     con.close()
     assert MOBILE.encode() not in settings.serving_file.read_bytes()
