@@ -10,6 +10,7 @@ The Parquet copy is a new folder per publication behind a `current` symbolic lin
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -87,7 +88,7 @@ def _copy(settings: Settings, staging_file: Path, parquet_dir: Path, version: st
         con.execute(
             f"CREATE TABLE {PUBLICATION_TABLE} AS SELECT ? AS version, now() AS published_at,"
             " ? AS warehouse, ?::JSON AS table_rows",
-            [version, str(settings.warehouse), _json(tables)],
+            [version, str(settings.warehouse), json.dumps(tables, sort_keys=True)],
         )
         con.execute("CHECKPOINT")
     finally:
@@ -114,9 +115,3 @@ def _prune(parquet_root: Path, keep: int) -> None:
 def _literal(path: Path) -> str:
     """A path as a SQL string literal (ATTACH and COPY take no parameters)."""
     return "'" + str(path).replace("'", "''") + "'"
-
-
-def _json(tables: dict[str, int]) -> str:
-    import json
-
-    return json.dumps(tables, sort_keys=True)

@@ -16,8 +16,6 @@ from retention.outreach.exports import (
     CHANNEL_FILES,
     ExportedFile,
     channel_frame,
-    mask_mobile,
-    mask_mobile_expr,
     neutralise_for_excel,
     write_channel_files,
     write_export,
@@ -207,37 +205,6 @@ def test_channel_frame_columns_and_order():
     tied = _touches().with_columns(pl.lit(7).alias("priority_rank")).reverse()
     assert channel_frame(tied, "call").get_column("touch_id").to_list() == ["T003", "T004"]
     assert channel_frame(_touches().reverse(), "sms").get_column("touch_id").to_list() == ["T001", "T005"]
-
-
-# ---------------------------------------------------------------- masking
-
-
-MASK_CASES = [
-    ("13812345678", "138****5678"),
-    ("+86 138-1234-5678", "138****5678"),
-    ("0086 138 1234 5678", "138****5678"),
-    ("8613812345678", "138****5678"),
-    ("138 1234 5678 ", "138****5678"),
-    ("021-62345678", "021****5678"),  # a landline with its area code: 11 digits
-    ("62345678", "****5678"),  # 8 digits: first 3 + last 4 would show 7 of 8
-    ("1234567", "****4567"),
-    ("123456", "****"),
-    ("", "****"),
-    ("n/a", "****"),
-    (None, None),
-]
-
-
-@pytest.mark.parametrize(("mobile", "masked"), MASK_CASES)
-def test_mask_mobile(mobile, masked):
-    assert mask_mobile(mobile) == masked
-
-
-def test_mask_mobile_expr_agrees_with_mask_mobile():
-    inputs = [mobile for mobile, _ in MASK_CASES]
-    frame = pl.DataFrame({"mobile": inputs}, schema={"mobile": pl.String})
-    assert frame.select(mask_mobile_expr("mobile")).get_column("mobile").to_list() == [m for _, m in MASK_CASES]
-    assert [mask_mobile(m) for m in inputs] == [m for _, m in MASK_CASES]
 
 
 # ---------------------------------------------------------------- neutralising

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +64,6 @@ _NEVER_IN_PUSH = frozenset({"mobile", "name", "email"})
 # because Excel strips them before looking at the first character).
 _FORMULA_START = r"^[=+\-@\t\r]"
 
-# A +86 number written with its country code (86 or 0086) in front of the 11 national digits.
-_CHINA_PREFIXED = r"^(?:0086|86)[0-9]{11}$"
-_MASK = "****"
-
 
 @dataclass(frozen=True)
 class ExportedFile:
@@ -114,42 +109,6 @@ def _output_column(name: str, schema: pl.Schema) -> pl.Expr:
 
 def _joined(column: pl.Expr) -> pl.Expr:
     return column.cast(pl.List(pl.String)).list.join(LIST_SEPARATOR)
-
-
-def mask_mobile(mobile: str | None) -> str | None:
-    """A mobile number fit for a log line or a screen: '+86 138-1234-5678' -> '138****5678'.
-
-    Only digits count; a +86 country code is dropped. 11 or more digits keep the first 3 and the last 4;
-    7 to 10 digits keep only the last 4 (first 3 and last 4 of a 7-digit number would be all of it);
-    fewer than 7 digits are '****'."""
-    if mobile is None:
-        return None
-    digits = re.sub(r"[^0-9]", "", mobile)
-    if re.fullmatch(_CHINA_PREFIXED, digits):
-        digits = digits[-11:]
-    if len(digits) >= 11:
-        return digits[:3] + _MASK + digits[-4:]
-    if len(digits) >= 7:
-        return _MASK + digits[-4:]
-    return _MASK
-
-
-def mask_mobile_expr(column: str) -> pl.Expr:
-    """`mask_mobile` as a Polars expression over a string column (same results, null stays null)."""
-    raw = pl.col(column)
-    all_digits = raw.str.replace_all(r"[^0-9]", "")
-    digits = pl.when(all_digits.str.contains(_CHINA_PREFIXED)).then(all_digits.str.slice(-11)).otherwise(all_digits)
-    count = digits.str.len_chars()
-    return (
-        pl.when(raw.is_null())
-        .then(pl.lit(None, dtype=pl.String))
-        .when(count >= 11)
-        .then(pl.concat_str(digits.str.slice(0, 3), pl.lit(_MASK), digits.str.slice(-4)))
-        .when(count >= 7)
-        .then(pl.concat_str(pl.lit(_MASK), digits.str.slice(-4)))
-        .otherwise(pl.lit(_MASK))
-        .alias(column)
-    )
 
 
 def neutralise_for_excel(frame: pl.DataFrame) -> pl.DataFrame:

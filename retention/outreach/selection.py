@@ -71,13 +71,22 @@ class WavePlan:
     budget_remaining_before: float
 
     def outcome_counts(self) -> dict[str, int]:
-        counts = self.members.group_by("outcome").len().sort("outcome")
-        return dict(zip(counts["outcome"].to_list(), counts["len"].to_list(), strict=True))
+        return outcome_counts(self.members)
 
     @property
     def expected_cost(self) -> float:
-        treated = self.members.filter(pl.col("outcome") == "treated")
-        return round(float(treated["expected_cost"].sum()), 2)
+        return treated_cost(self.members)
+
+
+def outcome_counts(members: pl.DataFrame) -> dict[str, int]:
+    """Members per outcome, in outcome order."""
+    counts = members.group_by("outcome").len().sort("outcome")
+    return dict(zip(counts["outcome"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def treated_cost(members: pl.DataFrame) -> float:
+    """Expected offer cost of the treated members."""
+    return round(float(members.filter(pl.col("outcome") == "treated")["expected_cost"].sum()), 2)
 
 
 def stable_fraction(*parts: str) -> float:
@@ -99,7 +108,7 @@ def plan_wave(
         pl.col(NO_UNLESS_KNOWN).fill_null(False)
     )
     members = _screen(campaign, wave, pool, excluded, included)
-    members = _rank(campaign, members, included)
+    members = _rank(campaign, members)
     members = _offer(wave, members)
     members = _route(campaign, members)
     members = _cut_by_target_size(campaign, members)
@@ -157,7 +166,7 @@ def _screen(campaign: Campaign, wave: Wave, pool: pl.DataFrame, excluded, includ
     return pool.with_columns(outcome.alias("outcome"), forced.alias("force_included"))
 
 
-def _rank(campaign: Campaign, members: pl.DataFrame, included) -> pl.DataFrame:
+def _rank(campaign: Campaign, members: pl.DataFrame) -> pl.DataFrame:
     """Priority score = spend_12m × flag_count / 5 (value at risk) + reason points + tier points."""
     priority = campaign.priority
     reason_points = pl.col("reasons").list.eval(

@@ -24,7 +24,7 @@ from retention.outreach import touch_log
 from retention.outreach.campaign import Campaign, Wave
 from retention.outreach.exports import ExportedFile
 from retention.outreach.review import ReviewFile, apply_review, describe_problems
-from retention.outreach.selection import POOL_SCHEMA, minimum_detectable_lift, plan_wave
+from retention.outreach.selection import minimum_detectable_lift, outcome_counts, plan_wave, treated_cost
 from retention.outreach.wave_files import LATEST_CONTACT_CTE, export_wave
 
 
@@ -161,8 +161,7 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
     (warn if status == "changed_since_logged" else log)(message)
     files = export_wave(con, campaign, wave, Path(export_dir), now, warn, only_missing=logged is not None)
     stored = touch_log.stored_decisions(con, campaign, wave)
-    counts = stored.group_by("outcome").len().sort("outcome")
-    outcomes = dict(zip(counts["outcome"].to_list(), counts["len"].to_list(), strict=True))
+    outcomes = outcome_counts(stored)
     treated, holdout = outcomes.get("treated", 0), outcomes.get("holdout", 0)
     return WaveResult(
         wave,
@@ -170,7 +169,7 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
         status,
         outcomes=outcomes,
         files=tuple(files),
-        expected_cost=round(float(stored.filter(pl.col("outcome") == "treated")["expected_cost"].sum()), 2),
+        expected_cost=treated_cost(stored),
         budget_remaining_before=plan.budget_remaining_before,
         sms_remaining_before=plan.sms_remaining_before,
         minimum_detectable_lift=minimum_detectable_lift(treated, holdout, campaign.holdout.baseline_response_rate),
@@ -199,14 +198,13 @@ def _build_wave(  # noqa: PLR0913 - one wave's whole context, passed once
 
 def _closed_wave(con, campaign: Campaign, wave: Wave) -> WaveResult:
     stored = touch_log.stored_decisions(con, campaign, wave)
-    counts = stored.group_by("outcome").len().sort("outcome")
     message = f"{wave.wave_id}: the campaign window ended on {campaign.window_end}; the wave stands as logged"
     return WaveResult(
         wave,
         campaign.batch_id(wave),
         "closed",
-        outcomes=dict(zip(counts["outcome"].to_list(), counts["len"].to_list(), strict=True)),
-        expected_cost=round(float(stored.filter(pl.col("outcome") == "treated")["expected_cost"].sum()), 2),
+        outcomes=outcome_counts(stored),
+        expected_cost=treated_cost(stored),
         breakdown=_breakdown(con, campaign.batch_id(wave)),
         message=message,
     )
@@ -293,7 +291,7 @@ def _pool(con, campaign: Campaign, wave: Wave, reviewed: frozenset[str], consent
                 "window_end": wave.wave_date,
             },
         ).pl()
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in POOL_SCHEMA.items()])
+    return frame  # plan_wave casts it to POOL_SCHEMA
 
 
 CONSENT_CTE = f"""
