@@ -51,6 +51,11 @@ def test_the_default_campaign_file_loads_with_its_waves_offers_and_capacity():
     assert [wave.audience for wave in campaign.waves] == ["eligible", "non_responders", "non_responders"]
     assert len(campaign.offers) == 7
     assert campaign.offers["repurchase_coupon"].expected_cost == 7.5  # 30 × 0.25
+    assert (campaign.offers["repurchase_coupon"].coupon_code, campaign.offers["repurchase_coupon"].benefit_code) == (
+        "WB25-RC30",
+        None,
+    )
+    assert campaign.offers["advanced_trial"].benefit_code == "BNF_WB_ADVANCED_TRIAL"
     assert campaign.channels["call"].capacity_per_day == 60  # 2 agents × 30 calls
     assert campaign.channels["call"].days == 2
     assert campaign.batch_id(campaign.wave("wave_1")) == "winback-2025-08-wave_1-20250815"
@@ -195,6 +200,21 @@ REFUSED = [
         # Only the window: the waves are not also reported as outside an impossible window.
         "`window.end`: is before window.start (2025-08-01)",
         id="window-reversed",
+    ),
+    pytest.param(
+        [("    coupon_code: WB25-RC30\n", "    coupon_code: WB25-RC30\n    benefit_code: BNF_X\n")],
+        "`offers.repurchase_coupon`: set coupon_code or benefit_code, not both (a redemption is one or the other)",
+        id="offer-two-codes",
+    ),
+    pytest.param(
+        [("coupon_code: WB25-FD20", "coupon_code: WB25-RC30")],
+        "`offers.final_discount`: redemption code WB25-RC30 is also repurchase_coupon's",
+        id="offer-code-twice",
+    ),
+    pytest.param(
+        [("coupon_code: WB25-FD20", "coupon_code: WB25 FD20")],
+        "`offers.final_discount.coupon_code`: codes use letters, digits, '-' and '_' only",
+        id="offer-code-space",
     ),
 ]
 

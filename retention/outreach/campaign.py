@@ -98,6 +98,10 @@ class Offer:
     name: str
     face_value: float
     expected_redemption: float
+    # How a redemption shows in the data: an order with this coupon code, or a `benefit_use` event with
+    # this benefit code (the retrospective counts redemptions and spend from them). Neither: not tracked.
+    coupon_code: str | None = None
+    benefit_code: str | None = None
 
     @property
     def expected_cost(self) -> float:
@@ -452,13 +456,36 @@ class _Reader:
             if not isinstance(raw, dict):
                 self.problem(field, "must be a mapping with name, face_value and expected_redemption")
                 continue
-            self.known_keys(raw, field, ("name", "face_value", "expected_redemption"))
+            self.known_keys(raw, field, ("name", "face_value", "expected_redemption", "coupon_code", "benefit_code"))
             name = self.value(raw, "name", f"{field}.name", str)
             face = self.number(raw, "face_value", f"{field}.face_value", low=0)
             redemption = self.number(raw, "expected_redemption", f"{field}.expected_redemption", low=0, high=1)
+            codes = self.redemption_codes(raw, field)
             if name is not None and face is not None and redemption is not None:
-                offers[offer_id] = Offer(offer_id, name, face, redemption)
+                offers[offer_id] = Offer(offer_id, name, face, redemption, *codes)
+        seen: dict[str, str] = {}
+        for offer in offers.values():
+            for code in (offer.coupon_code, offer.benefit_code):
+                if code is None:
+                    continue
+                if code in seen:
+                    self.problem(
+                        f"offers.{offer.offer_id}", f"redemption code {printable(code, 40)} is also {seen[code]}'s"
+                    )
+                seen[code] = offer.offer_id
         return offers
+
+    def redemption_codes(self, raw: dict, field: str) -> tuple[str | None, str | None]:
+        codes = []
+        for key in ("coupon_code", "benefit_code"):
+            code = self.value(raw, key, f"{field}.{key}", str, default=None)
+            if code is not None and not _is_slug(code):
+                self.problem(f"{field}.{key}", "codes use letters, digits, '-' and '_' only")
+                code = None
+            codes.append(code)
+        if all(codes):
+            self.problem(field, "set coupon_code or benefit_code, not both (a redemption is one or the other)")
+        return codes[0], codes[1]
 
     def waves(
         self, document: dict, start: date | None, end: date | None, offers: Mapping[str, Offer], channels
