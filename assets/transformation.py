@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.dbt_project import using_dagster_dev
 
 from assets.dbt_command import dbt_build_args
@@ -23,9 +23,15 @@ from assets.history_chunks import HistoryRequest, build_earlier_chunks
 from assets.ingestion.raw_assets import WAREHOUSE_POOL
 from orchestration.resources import RetentionResource
 from retention.run_lock import warehouse_lock
-from retention.settings import project_root
+from retention.settings import Settings, project_root
 
-DBT_LAYERS = ("staging", "intermediate", "marts")
+# The retrospective comes first: its models live in their own folder, and the staging and intermediate
+# models it needs carry its tag, but stay in their layer's group.
+DBT_LAYERS = ("staging", "intermediate", "marts", "retrospective")
+# Models that read the outreach log: dbt builds them in a second invocation, after the outreach asset.
+RETROSPECTIVE_TAG = "retrospective"
+OUTREACH_LOG_SOURCE = "outreach_log"
+OUTREACH_LOG_ASSET = dg.AssetKey(["outreach", "winback_batches"])
 
 
 def dbt_project_dir() -> Path:
@@ -55,7 +61,14 @@ class RetentionDbtTranslator(DagsterDbtTranslator):
     """dbt sources share the asset keys of the ingestion assets that load them (raw/<table>), and
     each model's group is its folder, so the UI shows landing -> raw -> staging -> marts as one graph."""
 
+    def __init__(self):
+        # The tables of the outreach log are one asset (see get_asset_key).
+        super().__init__(DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
+
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["source_name"] == OUTREACH_LOG_SOURCE:
+            # Every table of the outreach log is written by the one outreach asset.
+            return OUTREACH_LOG_ASSET
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
@@ -101,18 +114,15 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
+        exclude=f"tag:{RETROSPECTIVE_TAG}",
         dagster_dbt_translator=RetentionDbtTranslator(),
         pool=WAREHOUSE_POOL,
     )
     def retention_dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, retention: RetentionResource, config: DbtBuildConfig
     ):
-        # dbt's profile reads the warehouse path from the same setting as every other asset.
         settings = retention.settings()
-        os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse)
-        # ... and its DuckDB limits (the profile cannot compute "one thread per core" itself).
-        for name, value in settings.duckdb_config().items():
-            os.environ[f"RETENTION_DUCKDB_{name.upper()}"] = str(value)
+        _point_dbt_profile_at(settings)
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else None
         history_from = history_start(config.history_from, context.run.tags)
         full_refresh = config.full_refresh
@@ -127,6 +137,48 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             yield from dbt.cli(dbt_build_args(as_of, full_refresh, history_from), context=context).stream()
 
     return retention_dbt_models
+
+
+class RetrospectiveBuildConfig(dg.Config):
+    """The as-of day the retrospective measures through (empty = the latest landed day)."""
+
+    as_of_date: str = ""
+
+
+@cache
+def build_retrospective_dbt_assets() -> dg.AssetsDefinition:
+    """The campaign retrospective (models tagged `retrospective`): built after the outreach asset has logged
+    the waves it measures, in the same run."""
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        select=f"tag:{RETROSPECTIVE_TAG}",
+        dagster_dbt_translator=RetentionDbtTranslator(),
+        pool=WAREHOUSE_POOL,
+    )
+    def retention_dbt_retrospective(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        retention: RetentionResource,
+        config: RetrospectiveBuildConfig,
+    ):
+        settings = retention.settings()
+        _point_dbt_profile_at(settings)
+        as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else None
+        with warehouse_lock(settings):
+            yield from dbt.cli(dbt_build_args(as_of), context=context).stream()
+
+    return retention_dbt_retrospective
+
+
+def _point_dbt_profile_at(settings: Settings) -> None:
+    """dbt's profile reads the warehouse path from the same setting as every other asset, and its DuckDB
+    limits (the profile cannot compute "one thread per core" itself)."""
+    os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse)
+    for name, value in settings.duckdb_config().items():
+        os.environ[f"RETENTION_DUCKDB_{name.upper()}"] = str(value)
 
 
 def dbt_resource() -> DbtCliResource:

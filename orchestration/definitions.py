@@ -8,7 +8,7 @@ from assets.evaluation.risk_recovery import risk_recovery_evaluation
 from assets.ingestion.raw_assets import build_raw_assets, landing_specs
 from assets.outreach.winback import WINBACK_BATCHES, winback_batches
 from assets.serving.bi_snapshot import build_bi_snapshot
-from assets.transformation import build_dbt_assets, dbt_resource
+from assets.transformation import build_dbt_assets, build_retrospective_dbt_assets, dbt_resource
 from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
 from orchestration.resources import RetentionResource
@@ -22,7 +22,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings)
     dbt_models = build_dbt_assets()
+    retrospective = build_retrospective_dbt_assets()
     marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
+    published = [*marts, WINBACK_BATCHES, *(key for key in retrospective.keys if key.path[0] == "retrospective")]
     return dg.Definitions(
         assets=[
             *landing_specs(),
@@ -30,7 +32,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             dbt_models,
             risk_recovery_evaluation,
             winback_batches,
-            build_bi_snapshot([*marts, WINBACK_BATCHES]),
+            retrospective,
+            build_bi_snapshot(published),
         ],
         asset_checks=[*build_mart_checks(), *build_outreach_checks()],
         jobs=build_jobs(),

@@ -80,7 +80,8 @@ def _execute(job, instance: dg.DagsterInstance, start: date, end: date, as_of_da
                         "history_from": min(start, as_of_date or end).isoformat(),
                         "full_refresh": full_refresh,
                     }
-                }
+                },
+                "retention_dbt_retrospective": {"config": {"as_of_date": (as_of_date or end).isoformat()}},
             },
         },
         raise_on_error=False,

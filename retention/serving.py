@@ -22,8 +22,9 @@ import duckdb
 
 from retention.settings import Settings
 
-# Schemas BI tools may read: the marts and the outreach log (member keys, no contact data).
-PUBLISHED_SCHEMAS = ("marts", "outreach")
+# Schemas BI tools may read: the marts, the outreach log and the campaign retrospective (member keys, no
+# contact data).
+PUBLISHED_SCHEMAS = ("marts", "outreach", "retrospective")
 # One row: which publication this file is (BI tools and tests can tell versions apart).
 PUBLICATION_TABLE = "main.publication"
 KEEP_PARQUET_VERSIONS = 2

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from retention.outreach import touch_log
+from retention.outreach import campaign_log, touch_log
 from retention.outreach.campaign import Campaign, Wave
 from retention.outreach.exports import ExportedFile
 from retention.outreach.review import ReviewFile, apply_review, describe_problems
@@ -74,6 +74,8 @@ def build_due_waves(
         warn(problem)
     campaign_sha256 = hashlib.sha256(campaign.source.read_bytes()).hexdigest()
     touch_log.require_log_matches(con, campaign)
+    campaign_log.ensure_schema(con)
+    campaign_log.record_campaign(con, campaign, campaign_sha256, now())
     results = []
     for wave in campaign.waves:
         batch_id = campaign.batch_id(wave)
