@@ -234,6 +234,7 @@ def warehouse_summary(settings: Settings) -> str:
             for schema, name in models
         ]
         waves = _outreach_waves(con)
+        retrospective = _retrospective(con)
     finally:
         con.close()
     lines = ["Loaded (raw layer):", f"  {'source':<18}{'files':>7}{'read':>12}{'loaded':>12}{'quarantined':>13}"]
@@ -251,6 +252,7 @@ def warehouse_summary(settings: Settings) -> str:
         lines.append(f"  {'batch':<38}{'targeted':>9}{'treated':>9}{'holdout':>9}{'touches':>9}{'exp. cost':>11}")
         for batch, targeted, treated, holdout, touches, cost in waves:
             lines.append(f"  {batch:<38}{targeted:>9,}{treated:>9,}{holdout:>9,}{touches:>9,}{cost:>11,.2f}")
+    lines += retrospective
     lines += [
         "",
         f"Warehouse (DuckDB): {settings.warehouse}",
@@ -263,11 +265,53 @@ def warehouse_summary(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+        ).fetchone()[0]
+    )
+
+
+def _retrospective(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The campaigns' headline (first-batch win-back rate, holdout, lift with its interval) and the outreach
+    feedback kept aside, by reason."""
+    lines = []
+    if _has_table(con, "retrospective", "campaign_retrospective_summary"):
+        rows = con.execute(
+            "SELECT campaign_id, as_of_date, is_final, treated_members, treated_rate, holdout_members, holdout_rate,"
+            " lift, lift_ci_low, lift_ci_high, budget_spent FROM retrospective.campaign_retrospective_summary"
+            " ORDER BY campaign_id"
+        ).fetchall()
+        if rows:
+            lines.append(
+                "Campaign retrospective (first batch; retrospective.* and the report under Exports/retrospective):"
+            )
+        for campaign, as_of, final, treated, treated_rate, holdout, holdout_rate, lift, low, high, spent in rows:
+            state = "final" if final else f"to date ({as_of})"
+            line = f"  {campaign}, {state}: win-back {_percent(treated_rate)} of {treated:,} contacted"
+            line += f", holdout {_percent(holdout_rate)} of {holdout:,}"
+            if lift is not None:
+                line += f", lift {lift:+.1%} (95% CI {low:+.1%} to {high:+.1%})"
+            if spent is not None:
+                line += f", spent {spent:,.2f} CNY"
+            lines.append(line)
+    if _has_table(con, "retrospective", "outreach_feedback_rejected"):
+        rejected = con.execute(
+            "SELECT reason, count(*) FROM retrospective.outreach_feedback_rejected GROUP BY ALL ORDER BY 2 DESC, 1"
+        ).fetchall()
+        if rejected:
+            lines.append("Outreach feedback kept aside (retrospective.outreach_feedback_rejected):")
+            lines += [f"  {reason:<40}{n:>9,}" for reason, n in rejected]
+    return lines
+
+
+def _percent(rate) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
+
+
 def _outreach_waves(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    present = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'outreach' AND table_name = 'waves'"
-    ).fetchone()[0]
-    if not present:
+    if not _has_table(con, "outreach", "waves"):
         return []
     return con.execute(
         "SELECT batch_id, members_targeted, members_treated, members_holdout, touches_exported, expected_cost"
