@@ -241,7 +241,8 @@ def kpi_section(kpis: pl.DataFrame, labels: Labels) -> str:
         f"<p>活动期 (campaign) {html.day(first['campaign_start'])} – {html.day(first['campaign_end'])} · "
         f"活动前同期 (before) {html.day(first['before_start'])} – {html.day(first['before_end'])}</p>"
     )
-    return span + html.table(["指标 KPI", "活动前同期", "活动期", "变化 (百分点)", "目标", "是否达标"], rows, numeric=(1, 2, 3))
+    headers = ["指标 KPI", "活动前同期", "活动期", "变化 (百分点)", "目标", "是否达标"]
+    return span + html.table(headers, rows, numeric=(1, 2, 3))
 
 
 _KPI_ORDER = (
