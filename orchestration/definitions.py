@@ -7,6 +7,7 @@ import dagster as dg
 from assets.evaluation.risk_recovery import risk_recovery_evaluation
 from assets.ingestion.raw_assets import build_raw_assets, landing_specs
 from assets.outreach.winback import WINBACK_BATCHES, winback_batches
+from assets.retrospective.campaign_report import build_campaign_report
 from assets.serving.bi_snapshot import build_bi_snapshot
 from assets.transformation import build_dbt_assets, build_retrospective_dbt_assets, dbt_resource
 from orchestration.jobs import build_jobs
@@ -24,7 +25,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     dbt_models = build_dbt_assets()
     retrospective = build_retrospective_dbt_assets()
     marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
-    published = [*marts, WINBACK_BATCHES, *(key for key in retrospective.keys if key.path[0] == "retrospective")]
+    retrospective_models = [key for key in retrospective.keys if key.path[0] == "retrospective"]
+    published = [*marts, WINBACK_BATCHES, *retrospective_models]
     return dg.Definitions(
         assets=[
             *landing_specs(),
@@ -33,6 +35,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             risk_recovery_evaluation,
             winback_batches,
             retrospective,
+            build_campaign_report(retrospective_models),
             build_bi_snapshot(published),
         ],
         asset_checks=[*build_mart_checks(), *build_outreach_checks()],
