@@ -8,7 +8,10 @@ with feedback as (
 ),
 
 members as (
-    select member_id, member_key from {{ ref('int_members__as_of') }}
+    select
+        member_id,
+        member_key
+    from {{ ref('int_members__as_of') }}
 ),
 
 checked as (
@@ -28,7 +31,7 @@ checked as (
             when w.batch_id is null then 'unknown_batch'
             when t.touch_id is null then 'unknown_message'
             -- A holdout member's planned touch was never sent: feedback on it cannot be real.
-            when t.status != 'exported' or m.member_key is distinct from t.member_key then 'member_not_contacted'
+            when t.status != 'exported' or m.member_key is null or m.member_key != t.member_key then 'member_not_contacted'
             when t.channel != case f.channel when 'phone' then 'call' else f.channel end then 'channel_mismatch'
         end as reason
     from feedback as f

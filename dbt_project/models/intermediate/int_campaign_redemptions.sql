@@ -57,7 +57,7 @@ from offers as o
 inner join uses as u
     on
         o.member_key = u.member_key
-        and (u.coupon_code = o.coupon_code or u.benefit_code = o.benefit_code)
-        and u.used_on > o.first_touch_on
-        and u.used_on <= o.counted_until
+        and (o.coupon_code = u.coupon_code or o.benefit_code = u.benefit_code)
+        and o.first_touch_on < u.used_on
+        and o.counted_until >= u.used_on
 group by all

@@ -63,8 +63,8 @@ firsts as (
     left join {{ ref('int_campaign_member_activity') }} as e
         on
             w.member_key = e.member_key
-            and e.activity_date > w.window_start
-            and e.activity_date <= w.window_end
+            and w.window_start < e.activity_date
+            and w.window_end >= e.activity_date
     group by all
 ),
 

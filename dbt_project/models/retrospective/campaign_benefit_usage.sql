@@ -11,8 +11,8 @@ with used as (
     inner join {{ ref('fct_member_events') }} as e
         on
             b.member_key = e.member_key
-            and e.event_date > b.window_start
-            and e.event_date <= b.window_end
+            and b.window_start < e.event_date
+            and b.window_end >= e.event_date
     where e.event_type = 'benefit_use' and e.benefit_code is not null
 ),
 

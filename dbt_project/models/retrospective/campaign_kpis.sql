@@ -2,25 +2,29 @@
 -- same number of days right before it. The membership KPIs are marts.member_kpis_daily's on each period's last day
 -- (its own periods end there); a day outside the computed KPI history gives null values, not an error. Touch open
 -- and unsubscribe rates are over the touches exported in the period. Targets: seed retrospective_targets.
-with periods as (
+with spans as (
     select
         c.campaign_id,
-        p.period,
-        p.period_start,
-        p.period_end
+        c.window_start,
+        least(c.window_end, a.as_of_date) as campaign_end
     from {{ ref('stg_outreach_log__campaigns') }} as c
     cross join {{ ref('int_as_of_date') }} as a
-    cross join lateral (
-        select
-            'campaign' as period,
-            c.window_start as period_start,
-            least(c.window_end, a.as_of_date) as period_end
-        union all
-        select
-            'before' as period,
-            c.window_start - cast(least(c.window_end, a.as_of_date) - c.window_start + 1 as integer) as period_start,
-            c.window_start - 1 as period_end
-    ) as p
+),
+
+periods as (
+    select
+        campaign_id,
+        'campaign' as period,
+        window_start as period_start,
+        campaign_end as period_end
+    from spans
+    union all
+    select
+        campaign_id,
+        'before' as period,
+        window_start - cast(campaign_end - window_start + 1 as integer) as period_start,
+        window_start - 1 as period_end
+    from spans
 ),
 
 touches as (
@@ -36,28 +40,38 @@ touches as (
     group by all
 ),
 
-values_by_kpi as (
+-- One row per KPI: a list of (kpi, value) pairs, unnested.
+kpi_values as (
     select
         p.campaign_id,
         p.period,
         p.period_start,
         p.period_end,
-        v.kpi,
-        v.value
+        unnest([
+            { 'kpi': 'core_repurchase_rate', 'value': k.core_repurchase_rate },
+            { 'kpi': 'dormant_wake_up_rate', 'value': k.dormant_wake_up_rate },
+            { 'kpi': 'touch_open_rate', 'value': t.opened / nullif(t.exported, 0) },
+            { 'kpi': 'unsubscribe_rate', 'value': t.unsubscribed / nullif(t.exported, 0) },
+            { 'kpi': 'churn_rate', 'value': k.churn_rate },
+            { 'kpi': 'top_member_revenue_share', 'value': k.top_member_revenue_share },
+            { 'kpi': 'tier_share_basic', 'value': k.members_basic / nullif(k.members, 0) },
+            { 'kpi': 'tier_share_advanced', 'value': k.members_advanced / nullif(k.members, 0) },
+            { 'kpi': 'tier_share_premium', 'value': k.members_premium / nullif(k.members, 0) }
+        ]) as kpi_value
     from periods as p
     left join {{ ref('member_kpis_daily') }} as k on p.period_end = k.as_of_date
     inner join touches as t on p.campaign_id = t.campaign_id and p.period = t.period
-    cross join lateral (
-        select 'core_repurchase_rate' as kpi, k.core_repurchase_rate as value
-        union all select 'dormant_wake_up_rate', k.dormant_wake_up_rate
-        union all select 'touch_open_rate', t.opened / nullif(t.exported, 0)
-        union all select 'unsubscribe_rate', t.unsubscribed / nullif(t.exported, 0)
-        union all select 'churn_rate', k.churn_rate
-        union all select 'top_member_revenue_share', k.top_member_revenue_share
-        union all select 'tier_share_basic', k.members_basic / nullif(k.members, 0)
-        union all select 'tier_share_advanced', k.members_advanced / nullif(k.members, 0)
-        union all select 'tier_share_premium', k.members_premium / nullif(k.members, 0)
-    ) as v
+),
+
+values_by_kpi as (
+    select
+        campaign_id,
+        period,
+        period_start,
+        period_end,
+        kpi_value.kpi,
+        kpi_value.value
+    from kpi_values
 )
 
 select

@@ -15,15 +15,22 @@ spend as (
         campaign_id,
         sum(cost) as spent
     from (
-        select campaign_id, unit_cost as cost from {{ ref('int_campaign_touch_outcomes') }}
+        select
+            campaign_id,
+            unit_cost as cost
+        from {{ ref('int_campaign_touch_outcomes') }}
         union all
-        select campaign_id, face_value as cost from {{ ref('int_campaign_redemptions') }}
+        select
+            campaign_id,
+            face_value as cost
+        from {{ ref('int_campaign_redemptions') }}
     )
     group by all
 ),
 
 target as (
-    select target from {{ ref('retrospective_targets') }} where kpi = 'win_back_rate'
+    select target from {{ ref('retrospective_targets') }}
+    where kpi = 'win_back_rate'
 )
 
 select

@@ -11,19 +11,24 @@ campaigns as (
     select * from {{ ref('stg_outreach_log__campaigns') }}
 ),
 
-weeks as (
+week_starts as (
     select
         c.campaign_id,
         c.budget_cny,
-        cast(w.week_start as date) as week_start,
-        cast(w.week_start as date) + 6 as week_end
-    from campaigns as c
-    cross join as_of as a
-    cross join lateral (
-        select unnest(generate_series(
+        unnest(generate_series(
             date_trunc('week', c.first_wave_date), date_trunc('week', least(c.window_end, a.as_of_date)), interval 7 day
         )) as week_start
-    ) as w
+    from campaigns as c
+    cross join as_of as a
+),
+
+weeks as (
+    select
+        campaign_id,
+        budget_cny,
+        cast(week_start as date) as week_start,
+        cast(week_start as date) + 6 as week_end
+    from week_starts
 ),
 
 touches as (
@@ -40,24 +45,58 @@ first_touch as (
 ),
 
 days as (
-    select campaign_id, send_date as day, 'exported' as measure, unit_cost as cost from touches
+    select
+        campaign_id,
+        send_date as day,
+        'exported' as measure,
+        unit_cost as cost
+    from touches
     union all
-    select campaign_id, delivered_on as day, 'delivered' as measure, 0 as cost from touches where delivered_on is not null
+    select
+        campaign_id,
+        delivered_on as day,
+        'delivered' as measure,
+        0 as cost
+    from touches
+    where delivered_on is not null
     union all
-    select campaign_id, opened_on as day, 'opened' as measure, 0 as cost from touches where opened_on is not null
+    select
+        campaign_id,
+        opened_on as day,
+        'opened' as measure,
+        0 as cost
+    from touches
+    where opened_on is not null
     union all
-    select campaign_id, unsubscribed_on as day, 'unsubscribed' as measure, 0 as cost
-    from touches where unsubscribed_on is not null
+    select
+        campaign_id,
+        unsubscribed_on as day,
+        'unsubscribed' as measure,
+        0 as cost
+    from touches
+    where unsubscribed_on is not null
     union all
-    select campaign_id, redeemed_on as day, redeemed_as as measure, face_value as cost
+    select
+        campaign_id,
+        redeemed_on as day,
+        redeemed_as as measure,
+        face_value as cost
     from {{ ref('int_campaign_redemptions') }}
     union all
-    select f.campaign_id, e.event_date as day, 'login' as measure, 0 as cost
+    select
+        f.campaign_id,
+        e.event_date as day,
+        'login' as measure,
+        0 as cost
     from {{ ref('fct_member_events') }} as e
     inner join first_touch as f on e.member_key = f.member_key and e.event_date > f.first_touch_on
     where e.event_type = 'login'
     union all
-    select f.campaign_id, o.order_date as day, 'repurchase' as measure, 0 as cost
+    select
+        f.campaign_id,
+        o.order_date as day,
+        'repurchase' as measure,
+        0 as cost
     from {{ ref('fct_orders') }} as o
     inner join first_touch as f on o.member_key = f.member_key and o.order_date > f.first_touch_on
     where o.is_purchase

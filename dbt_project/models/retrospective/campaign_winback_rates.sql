@@ -30,22 +30,64 @@ with members as (
 ),
 
 by_dimension as (
-    select campaign_id, scope, arm, member_key, won_back, 'overall' as dimension, 'all' as dimension_value
+    select
+        campaign_id,
+        scope,
+        arm,
+        member_key,
+        won_back,
+        'overall' as dimension,
+        'all' as dimension_value
     from members
     union all
-    select campaign_id, scope, arm, member_key, won_back, 'reason' as dimension, unnest(reasons) as dimension_value
+    select
+        campaign_id,
+        scope,
+        arm,
+        member_key,
+        won_back,
+        'reason' as dimension,
+        unnest(reasons) as dimension_value
     from members
     union all
-    select campaign_id, scope, arm, member_key, won_back, 'tier' as dimension, tier as dimension_value
+    select
+        campaign_id,
+        scope,
+        arm,
+        member_key,
+        won_back,
+        'tier' as dimension,
+        tier as dimension_value
     from members
     union all
-    select campaign_id, scope, arm, member_key, won_back, 'channel' as dimension, unnest(channels) as dimension_value
+    select
+        campaign_id,
+        scope,
+        arm,
+        member_key,
+        won_back,
+        'channel' as dimension,
+        unnest(channels) as dimension_value
     from members
     union all
-    select campaign_id, scope, arm, member_key, won_back, 'channel_group' as dimension, channel_group as dimension_value
+    select
+        campaign_id,
+        scope,
+        arm,
+        member_key,
+        won_back,
+        'channel_group' as dimension,
+        channel_group as dimension_value
     from members
     union all
-    select campaign_id, scope, arm, member_key, won_back, 'offer' as dimension, offer_id as dimension_value
+    select
+        campaign_id,
+        scope,
+        arm,
+        member_key,
+        won_back,
+        'offer' as dimension,
+        offer_id as dimension_value
     from members
 ),
 
@@ -63,7 +105,8 @@ rates as (
 ),
 
 target as (
-    select target from {{ ref('retrospective_targets') }} where kpi = 'win_back_rate'
+    select target from {{ ref('retrospective_targets') }}
+    where kpi = 'win_back_rate'
 )
 
 select

@@ -20,4 +20,4 @@ select
     w.won_back_by
 from {{ ref('int_campaign_wave_members') }} as m
 inner join {{ ref('int_campaign_winback_windows') }} as w
-    on m.batch_id = w.batch_id and m.member_key = w.member_key and w.scope = m.wave_id
+    on m.batch_id = w.batch_id and m.member_key = w.member_key and m.wave_id = w.scope
