@@ -38,26 +38,26 @@ class ResponseParameters:
     unsubscribed: dict[str, float] = _frozen(sms=0.02, push=0.005, call=0.03)
     # Conversion of an engaged touch by offer (offers not listed: default_conversion).
     conversion: dict[str, float] = _frozen(
-        repurchase_coupon=0.35,
+        repurchase_coupon=0.45,
         login_gift=0.45,
-        advanced_trial=0.40,
-        basic_coupon=0.25,
-        premium_trial_week=0.40,
-        points_gift=0.30,
-        final_discount=0.30,
+        advanced_trial=0.45,
+        basic_coupon=0.35,
+        premium_trial_week=0.45,
+        points_gift=0.35,
+        final_discount=0.35,
     )
-    default_conversion: float = 0.30
-    channel_factor: dict[str, float] = _frozen(call=1.2, sms=1.0, push=0.8)
+    default_conversion: float = 0.35
+    channel_factor: dict[str, float] = _frozen(call=1.2, sms=1.0, push=0.9)
     # Tier from the call list's tier_name_zh; members reached by SMS or push only have tier "unknown".
     tier_factor: dict[str, float] = _frozen(basic=0.9, advanced=1.0, premium=1.15, unknown=1.0)
     # By the generator's persona (ground truth): habits that broke for good respond least.
     persona_factor: dict[str, float] = _frozen(
         loyal=1.3,
         growing=1.2,
-        declining=0.9,
+        declining=1.0,
         dormant=0.6,
-        churned=0.2,
-        switching=0.5,
+        churned=0.4,
+        switching=0.7,
         new=1.0,
         occasional=0.8,
         unknown=1.0,
