@@ -18,6 +18,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from retention.generator import generate
 from retention.generator.activity_truth import ACTIVITY_FILE, ACTIVITY_SCHEMA
 from retention.generator.campaign_response import simulate_wave
 from retention.generator.response_parameters import ResponseParameters
@@ -282,3 +283,10 @@ def test_a_wave_without_exported_files_is_not_simulated(folders, campaign):
     simulation = _simulate(folders, campaign, "wave_3")
     assert not simulation.built
     assert simulation.describe() == "wave_3: not simulated (no channel file exported for it)"
+
+
+def test_generating_again_removes_the_answer_key_of_the_responses_it_replaces(folders, campaign):
+    _simulate(folders, campaign, "wave_1")
+    assert (folders.truth / "campaign" / campaign.campaign_id / "truth.json").is_file()
+    generate(folders.landing, members=20, start=date(2025, 8, 1), end=date(2025, 8, 3), truth_dir=folders.truth)
+    assert not (folders.truth / "campaign").exists()

@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from retention.generator.activity_truth import ACTIVITY_FILE
+from retention.generator.generation import CAMPAIGN_TRUTH_FOLDER
 from retention.landing.safe_text import printable
 from retention.outreach.campaign import Campaign, Wave
 
@@ -44,7 +45,7 @@ class Window:
 
 
 def campaign_truth_dir(truth_dir: Path, campaign: Campaign) -> Path:
-    return Path(truth_dir) / "campaign" / campaign.campaign_id
+    return Path(truth_dir) / CAMPAIGN_TRUTH_FOLDER / campaign.campaign_id
 
 
 def wave_window(campaign: Campaign, wave: Wave) -> Window:

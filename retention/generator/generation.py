@@ -46,6 +46,7 @@ from retention.landing.contract import SOURCES
 
 PERSONAS_FILE = "member_personas.csv"
 DEFECTS_FILE = "defects.csv"
+CAMPAIGN_TRUTH_FOLDER = "campaign"  # written by campaign_response.py
 
 
 @dataclass
@@ -145,6 +146,8 @@ def _check_arguments(out_dir: Path, truth_dir: Path, members: int, start: date, 
 def _prepare_folders(out_dir: Path, truth_dir: Path) -> None:
     for source in SOURCES:
         shutil.rmtree(out_dir / source, ignore_errors=True)
+    # The simulated campaign's answer key describes responses written into the folders just removed.
+    shutil.rmtree(truth_dir / CAMPAIGN_TRUTH_FOLDER, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
 
