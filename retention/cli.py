@@ -1,4 +1,5 @@
-"""`retention`: generate demo data, run the pipeline without the UI, print the landing contract."""
+"""`retention`: generate demo data, run the pipeline without the UI, simulate campaign responses, print the
+landing contract."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--defect-rate", type=float, default=DEMO_DEFECT_RATE, help="share of rows with realistic defects")
     gen.add_argument("--out", type=Path, default=None, help="landing folder (default: RETENTION_LANDING_DIR)")
     gen.add_argument("--activity", type=float, default=1.0, help="scale of every member's orders and app sessions")
+    gen.add_argument(
+        "--activity-truth-from",
+        type=date.fromisoformat,
+        default=None,
+        help="also write each member's clean daily activity from this day on (ground truth for `simulate`)",
+    )
 
     run = commands.add_parser("run", help="load every day up to --through and rebuild everything downstream")
     run.add_argument("--through", type=date.fromisoformat, required=True)
@@ -38,8 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         help="recompute the risk and KPI history for every landed day (default: every day from --from to --through)",
     )
 
-    demo = commands.add_parser("demo", help="generate the demo data, run the whole pipeline, print a summary")
+    demo = commands.add_parser(
+        "demo",
+        help="generate the demo data, then run the pipeline wave by wave of the campaign with simulated "
+        "responses in between, and through the last day; print a summary",
+    )
     demo.add_argument("--members", type=int, default=DEMO_MEMBERS)
+
+    simulate = commands.add_parser(
+        "simulate", help="simulate the members' responses to one exported wave of the campaign (landing files)"
+    )
+    simulate.add_argument("--wave", required=True, help="wave id of the campaign file, e.g. wave_1")
+    simulate.add_argument("--seed", type=int, default=DEMO_SEED)
 
     contract = commands.add_parser("contract", help="regenerate the contract docs and the contract_codes seed")
     contract.add_argument("--check", action="store_true", help="fail if the committed files are out of date")
@@ -56,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             args.defect_rate,
             args.activity,
+            args.activity_truth_from,
         )
         return 0
+    if args.command == "simulate":
+        return _simulate(settings, args.wave, args.seed)
     if args.command in ("run", "demo"):
         return _writing(settings, args)
     if args.command == "contract":
@@ -77,10 +97,7 @@ def _writing(settings: Settings, args: argparse.Namespace) -> int:
         with warehouse_lock(settings):
             if args.command == "run":
                 return _run(settings, args.start or settings.start_date, args.through, args.full_refresh)
-            _generate(
-                settings, settings.landing_dir, args.members, settings.start_date, DEMO_END, DEMO_SEED, DEMO_DEFECT_RATE
-            )
-            return _run(settings, settings.start_date, DEMO_END)
+            return _demo(settings, args.members)
     except WarehouseBusy as busy:
         print(f"retention {args.command}: {busy}", file=sys.stderr)
         return EXIT_BUSY
@@ -95,6 +112,7 @@ def _generate(
     seed: int,
     defect_rate: float,
     activity: float = 1.0,
+    activity_truth_from: date | None = None,
 ) -> None:
     from retention.generator import generate
 
@@ -111,6 +129,7 @@ def _generate(
         defect_rate=defect_rate,
         truth_dir=settings.ground_truth_dir,
         activity=activity,
+        activity_truth_from=activity_truth_from,
     )
     rows = ", ".join(f"{source} {n:,}" for source, n in summary.rows_per_source.items())
     print(f"  wrote {sum(summary.files_per_source.values()):,} files in {summary.elapsed_seconds:.1f}s: {rows}")
@@ -131,6 +150,50 @@ def _run(settings: Settings, start: date, through: date, full_refresh: bool = Fa
         return 1
     print(f"Done in {time.monotonic() - began:.0f}s.\n")
     print(warehouse_summary(settings))
+    return 0
+
+
+def _demo(settings: Settings, members: int) -> int:
+    from retention.demo_timeline import run_campaign_timeline
+    from retention.runner import warehouse_summary
+
+    print(f"Demo: {members:,} members, {settings.start_date}..{DEMO_END}, campaign {settings.campaign_file.name}")
+    began = time.monotonic()
+    timeline = run_campaign_timeline(
+        settings, members, settings.start_date, DEMO_END, DEMO_SEED, defect_rate=DEMO_DEFECT_RATE, report=_flush_print
+    )
+    if not timeline.success:
+        print("\nThe run failed:", file=sys.stderr)
+        for failure in timeline.failures:
+            print("  - " + failure.replace("\n", "\n  "), file=sys.stderr)
+        return 1
+    print(f"Done in {time.monotonic() - began:.0f}s.\n")
+    print(warehouse_summary(settings))
+    return 0
+
+
+def _flush_print(line: str) -> None:
+    print(line, flush=True)
+
+
+def _simulate(settings: Settings, wave_id: str, seed: int) -> int:
+    from retention.generator.campaign_response import simulate_wave
+    from retention.landing.safe_text import printable
+    from retention.outreach.campaign import load_campaign
+
+    campaign = load_campaign(settings.campaign_file)
+    known = [wave.wave_id for wave in campaign.waves]
+    if wave_id not in known:
+        print(f"retention simulate: no wave '{printable(wave_id, 40)}' (waves: {', '.join(known)})", file=sys.stderr)
+        return 2
+    try:
+        simulation = simulate_wave(
+            settings.landing_dir, settings.ground_truth_dir, settings.export_dir, campaign, campaign.wave(wave_id), seed
+        )
+    except FileNotFoundError as missing:  # the message names the file (escaped) and what to do
+        print(f"retention simulate: {missing}", file=sys.stderr)
+        return 1
+    print(simulation.describe())
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from retention.generator.activity_truth import ACTIVITY_FILE, ActivityTruth
 from retention.generator.common import ONLINE_HOURS, SECONDS_PER_DAY, day_date, day_number, rng_for, seconds_in_day
 from retention.generator.defects import DefectConfig
 from retention.generator.events import day_events
@@ -45,6 +46,7 @@ from retention.landing.contract import SOURCES
 
 PERSONAS_FILE = "member_personas.csv"
 DEFECTS_FILE = "defects.csv"
+CAMPAIGN_TRUTH_FOLDER = "campaign"  # written by campaign_response.py
 
 
 @dataclass
@@ -81,6 +83,7 @@ def generate(
     defects: DefectConfig | None = None,
     member_changes: MemberChangeRates | None = None,
     activity: float = 1.0,
+    activity_truth_from: date | None = None,
 ) -> GenerationSummary:
     """Write demo landing files for `members` members over [start, end] into `out_dir`.
 
@@ -88,6 +91,8 @@ def generate(
     never mix with this one; nothing else in `out_dir` is touched. The same arguments give
     byte-identical files. `activity` scales every member's orders and app sessions (the benchmark's
     largest scale uses fewer per member, as a retailer with a million members has many occasional ones).
+    `activity_truth_from` also writes each member's clean daily activity from that day on to
+    `<truth_dir>/member_activity.parquet` (see activity_truth.py); the landing files do not change.
     """
     began = time.perf_counter()
     out_dir = Path(out_dir)
@@ -103,10 +108,17 @@ def generate(
     )
     write_personas(population, truth_dir / PERSONAS_FILE)
     writer = LandingWriter(out_dir, seed, defect_rate, defects or DefectConfig(), unknown_member_floor=members)
-    loop = _DayLoop(population, writer, seed, start_day, end_day, member_changes or MemberChangeRates(), activity)
+    truth = ActivityTruth(day_number(activity_truth_from)) if activity_truth_from is not None else None
+    loop = _DayLoop(
+        population, writer, seed, start_day, end_day, member_changes or MemberChangeRates(), activity, truth
+    )
     for day in range(start_day, end_day + 1):
         loop.run_day(day)
     writer.log.write(truth_dir / DEFECTS_FILE)
+    if truth is not None:
+        truth.write(truth_dir / ACTIVITY_FILE)
+    else:  # an answer key of an earlier run would not match these files
+        (truth_dir / ACTIVITY_FILE).unlink(missing_ok=True)
 
     return GenerationSummary(
         out_dir=out_dir,
@@ -134,6 +146,8 @@ def _check_arguments(out_dir: Path, truth_dir: Path, members: int, start: date, 
 def _prepare_folders(out_dir: Path, truth_dir: Path) -> None:
     for source in SOURCES:
         shutil.rmtree(out_dir / source, ignore_errors=True)
+    # The simulated campaign's answer key describes responses written into the folders just removed.
+    shutil.rmtree(truth_dir / CAMPAIGN_TRUTH_FOLDER, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
 
@@ -150,6 +164,7 @@ class _DayLoop:
         end_day: int,
         member_changes: MemberChangeRates,
         activity: float = 1.0,
+        truth: ActivityTruth | None = None,
     ):
         self.population = population
         self.writer = writer
@@ -158,6 +173,7 @@ class _DayLoop:
         self.end_day = end_day
         self.member_changes = member_changes
         self.activity = activity
+        self.truth = truth
         self.pending_refunds = PendingRows(end_day)
         self.pending_ticket_updates = PendingRows(end_day)
 
@@ -171,6 +187,7 @@ class _DayLoop:
         orders = new_orders(p, day, pattern, factors.orders * self.activity, rng_for(self.seed, "orders", day))
         refunds, refund_day = refunds_of(orders, day, rng_for(self.seed, "orders", day, 1))
         self.pending_refunds.add(refunds, refund_day)
+        placed = orders
         orders = _by_update_time([orders, *self.pending_refunds.pop(day)], "order_id")
         in_store = orders["channel"] == "store"
         self.writer.deliver(POS_ORDERS, day, orders.filter(in_store))
@@ -180,6 +197,8 @@ class _DayLoop:
             p, day, pattern.sessions, factors.sessions * self.activity, rng_for(self.seed, "events", day)
         )
         self.writer.deliver(APP_EVENTS, day, events)
+        if self.truth is not None:
+            self.truth.record(day, placed, refunds, refund_day, self.end_day, events)
 
         tickets = open_tickets(p, day, factors.tickets, factors.after_change, rng_for(self.seed, "tickets", day))
         self.pending_ticket_updates.add(tickets.updates, tickets.update_day)
