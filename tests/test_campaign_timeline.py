@@ -1,0 +1,232 @@
+"""The campaign as the demo runs it, on a small population with the campaign moved to March 2025: runs and
+simulated responses alternate; the retrospective marts measure it; the report shows it.
+
+One timeline for the whole module (each run is the real pipeline: ingestion, both dbt builds, checks, the
+outreach and report assets). A hand-written feedback file lands with the simulated ones: one receipt that
+matches a touch, one for a batch that does not exist, one for a holdout member (never contacted). The
+hand-computed cases of every rule are the dbt unit tests beside the models, run by the same builds."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from retention.demo_timeline import run_campaign_timeline
+from retention.settings import Settings
+from tests.test_demo_pipeline import march_campaign
+
+START, END, SEED = date(2025, 1, 1), date(2025, 3, 31), 11
+CAMPAIGN = "winback-2025-08"
+BATCH_1 = "winback-2025-08-wave_1-20250303"
+FOREIGN_MESSAGE = "MSG-NOT-OURS-1"
+
+
+@pytest.fixture(scope="module")
+def timeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("timeline")
+    (root / "landing").mkdir()
+    env = {
+        "RETENTION_LANDING_DIR": str(root / "landing"),
+        "RETENTION_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "RETENTION_EXPORT_DIR": str(root / "exports"),
+        "RETENTION_GROUND_TRUTH_DIR": str(root / "ground_truth"),
+        "RETENTION_DUCKDB_TEMP_DIRECTORY": str(root / "duckdb_tmp"),
+        "RETENTION_SERVING_FILE": str(root / "serving" / "serving.duckdb"),
+        "RETENTION_SERVING_PARQUET_DIR": str(root / "serving" / "parquet"),
+    }
+    # A small population needs a looser quarantine gate (1% defects of three kinds on ~150 events a day).
+    settings = dataclasses.replace(Settings.from_env(env), max_quarantine_rate=0.25, campaign_file=march_campaign(root))
+    hand_written = {}
+
+    def after_stage(line: str) -> None:
+        lines.append(line)
+        if line.startswith("[simulate wave_1]"):
+            hand_written.update(_land_hand_written_feedback(settings))
+
+    lines: list[str] = []
+    instance = dg.DagsterInstance.ephemeral()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.delenv("DAGSTER_HOME", raising=False)
+        result = run_campaign_timeline(settings, 400, START, END, SEED, instance=instance, report=after_stage)
+    return settings, result, lines, instance, hand_written
+
+
+def _land_hand_written_feedback(settings: Settings) -> dict[str, str]:
+    """After wave 1 is built: a receipt for a real push touch (status `sent`, which the simulator never
+    writes), one under a batch id that does not exist, one for a holdout member's planned touch."""
+    push = pl.read_parquet(settings.export_dir / "outreach" / CAMPAIGN / "wave_1" / f"{BATCH_1}_push.parquet").sort(
+        "touch_id"
+    )
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    holdout_touch, holdout_member = con.execute(
+        "SELECT t.touch_id, m.member_id FROM outreach.touches AS t"
+        " JOIN intermediate.int_members__as_of AS m USING (member_key)"
+        " WHERE t.wave_id = 'wave_1' AND t.status = 'holdout' ORDER BY t.touch_id LIMIT 1"
+    ).fetchone()
+    con.close()
+    rows = [
+        (push["touch_id"][0], BATCH_1, push["member_id"][0], "push", "sent", "2025-03-03 20:00:00"),
+        (
+            FOREIGN_MESSAGE,
+            "winback-2025-08-wave_9-20250303",
+            push["member_id"][0],
+            "push",
+            "opened",
+            "2025-03-03 20:00:00",
+        ),
+        (holdout_touch, BATCH_1, holdout_member, "sms", "delivered", "2025-03-03 20:00:00"),
+    ]
+    folder = settings.landing_dir / "outreach_feedback" / "2025-03-05"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "message_id,batch_id,member_id,channel,status,event_time\n" + "".join(",".join(r) + "\n" for r in rows)
+    (folder / "partner_receipts_20250305.csv").write_text(text, encoding="utf-8")
+    return {"matched_touch": push["touch_id"][0], "holdout_touch": holdout_touch}
+
+
+def _rows(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_waves_are_built_simulated_and_their_responses_loaded(timeline):
+    settings, result, lines, _, _ = timeline
+
+    assert result.success, result.failures
+    assert [stage.name for stage in result.stages] == [
+        "generate", "run", "simulate wave_1", "run", "simulate wave_2", "run", "simulate wave_3",
+    ]  # fmt: skip
+    assert [stage.detail for stage in result.stages if stage.name == "run"] == [
+        "pipeline 2025-01-01..2025-03-03 (62 days)",
+        "pipeline 2025-03-04..2025-03-17 (14 days)",
+        "pipeline 2025-03-18..2025-03-31 (14 days)",  # wave_3 is on the last day: no run after it
+    ]
+    assert len(lines) == 7
+    wave_1 = result.simulations[0]
+    assert wave_1.built and wave_1.members > 0
+
+    # The files the first two simulations wrote on days up to the end were loaded, none quarantined.
+    written = {f for s in result.simulations[:2] for f in s.files if f.split("/")[1] <= END.isoformat()}
+    loaded = _rows(
+        settings,
+        "SELECT source_file, rows_quarantined FROM raw.landed_files"
+        " WHERE regexp_matches(source_file, '_wave_[0-9]+[.](csv|jsonl)$')",
+    )
+    assert written and written <= {name for name, _ in loaded}
+    assert sum(quarantined for _, quarantined in loaded) == 0
+
+    # The answer key counts the members of wave_1's channel files (read here independently).
+    exported = pl.concat(
+        [
+            pl.read_parquet(path, columns=["member_id"])
+            for path in (settings.export_dir / "outreach" / CAMPAIGN / "wave_1").glob("*.parquet")
+            if path.stem.endswith(("_sms", "_push", "_call_list"))
+        ]
+    )
+    truth = json.loads((settings.ground_truth_dir / "campaign" / CAMPAIGN / "truth.json").read_text())
+    assert truth["first_batch_final"]["treated_n"] == exported["member_id"].n_unique() == wave_1.members
+    assert truth["first_batch_final"]["window"] == {"after": "2025-03-03", "through": "2025-03-31"}
+
+
+def test_every_feedback_row_is_matched_or_kept_aside_with_its_reason(timeline):
+    settings, _, _, instance, hand_written = timeline
+
+    # The hand-written receipts: one matched, two rejected with their reasons; every simulated one matched.
+    matched_touch = hand_written["matched_touch"]
+    assert _rows(
+        settings,
+        "SELECT outcome, channel FROM retrospective.fct_outreach_feedback"
+        f" WHERE touch_id = '{matched_touch}' AND outcome = 'sent'",
+    ) == [("sent", "push")]
+    assert _rows(settings, "SELECT message_id, reason FROM retrospective.outreach_feedback_rejected ORDER BY 2") == [
+        (hand_written["holdout_touch"], "member_not_contacted"),
+        (FOREIGN_MESSAGE, "unknown_batch"),
+    ]
+    staged, matched, rejected = _rows(
+        settings,
+        "SELECT (SELECT count(*) FROM staging.stg_outreach__feedback WHERE landing_date <= DATE '2025-03-31'),"
+        " (SELECT count(*) FROM retrospective.fct_outreach_feedback),"
+        " (SELECT count(*) FROM retrospective.outreach_feedback_rejected)",
+    )[0]
+    simulated = _rows(
+        settings,
+        "SELECT sum(rows_loaded) FROM raw.landed_files WHERE source = 'outreach_feedback'"
+        " AND source_file NOT LIKE '%partner_receipts%'",
+    )[0][0]
+    assert staged == matched + rejected
+    assert matched == simulated + 1 and simulated > 0  # every simulated receipt, and the hand-written `sent`
+    columns = {row[0] for row in _rows(settings, "DESCRIBE retrospective.outreach_feedback_rejected")}
+    assert not columns & {"member_id", "member_key", "mobile"}
+    # Rejected rows are a warning, not a failed build.
+    check = instance.get_latest_asset_check_evaluation_record(
+        dg.AssetCheckKey(dg.AssetKey(["retrospective", "outreach_feedback_rejected"]), "outreach_feedback_all_matched")
+    )
+    evaluation = check.event.dagster_event.event_specific_data
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN and not evaluation.passed
+
+
+def test_the_retrospective_measures_the_first_batch_in_one_window_for_both_arms(timeline):
+    settings, _, _, _, _ = timeline
+
+    # One row per wave_1 treated or holdout target, with its arm, all in (wave 1, measurement end].
+    assert _rows(
+        settings,
+        "SELECT member_key, outcome FROM outreach.targets WHERE wave_id = 'wave_1'"
+        " AND outcome IN ('treated', 'holdout') ORDER BY member_key",
+    ) == _rows(settings, "SELECT member_key, arm FROM retrospective.campaign_winback ORDER BY member_key")
+    assert _rows(settings, "SELECT DISTINCT window_start, window_end FROM retrospective.campaign_winback") == [
+        (date(2025, 3, 3), date(2025, 3, 31))  # least(wave_3 03-31 + 14 days, window end 03-31)
+    ]
+    # Holdout members are never contacted, and no member-level row reaches the rates.
+    assert _rows(
+        settings, "SELECT count(*) FROM retrospective.campaign_winback WHERE arm = 'holdout' AND touches_exported > 0"
+    ) == [(0,)]
+    assert _rows(
+        settings,
+        "SELECT count(*) FROM retrospective.campaign_winback_rates WHERE NOT (win_back_rate BETWEEN 0 AND 1)"
+        " OR won_back > members",
+    ) == [(0,)]
+    # The headline is the winback table's, counted here independently.
+    assert _rows(
+        settings,
+        "SELECT first_batch_members, treated_members, holdout_members, treated_won_back, is_final"
+        " FROM retrospective.campaign_retrospective_summary",
+    ) == _rows(
+        settings,
+        "SELECT count(*), count(*) FILTER (arm = 'treated'), count(*) FILTER (arm = 'holdout'),"
+        " count(*) FILTER (arm = 'treated' AND won_back), true FROM retrospective.campaign_winback",
+    )
+    # The weekly report covers the campaign's ISO weeks, wave 1's (W10) through the window end's (W14).
+    weeks = _rows(settings, "SELECT iso_week, touches_exported FROM retrospective.campaign_weekly_progress ORDER BY 1")
+    assert [week for week, _ in weeks] == ["2025-W10", "2025-W11", "2025-W12", "2025-W13", "2025-W14"]
+    assert (
+        sum(touches for _, touches in weeks)
+        == _rows(settings, "SELECT count(*) FROM outreach.touches WHERE status = 'exported'")[0][0]
+    )
+
+
+def test_the_report_and_weekly_pages_are_written_with_the_marts_numbers(timeline):
+    settings, _, _, _, _ = timeline
+    folder = settings.export_dir / "retrospective" / CAMPAIGN
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    treated, won_back, rate = _rows(
+        settings,
+        "SELECT treated_members, treated_won_back, treated_rate FROM retrospective.campaign_retrospective_summary",
+    )[0]
+
+    assert f"{rate:.1%}" in html and f"{won_back:,}" in html and f"{treated:,}" in html
+    assert sorted(path.stem for path in (folder / "weekly").glob("*.html")) == [
+        "2025-W10", "2025-W11", "2025-W12", "2025-W13", "2025-W14",
+    ]  # fmt: skip
+    member_keys = [key for (key,) in _rows(settings, "SELECT member_key FROM retrospective.campaign_winback LIMIT 20")]
+    assert member_keys and not any(key in html for key in member_keys)
