@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 # Tools of the venv (dbt, dagster) first on PATH, also for the processes dagster dev starts.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup manifest demo run test lint ui docs contract check-lifetimes bench clean
+.PHONY: setup manifest demo run test lint ui docs contract check-lifetimes bench bench-coverage clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,13 @@ check-lifetimes: $(LIFETIMES_VENV)/.installed
 SCALE ?= small
 bench: manifest
 	$(BIN)/python -m bench.run_bench $(SCALE)
+
+# The retrospective's lift interval against the simulator's true lift, over SEEDS seeds (each a whole
+# campaign timeline on MEMBERS members, a few minutes each); folders in RETENTION_BENCH_DIR/coverage.
+SEEDS ?= 20
+MEMBERS ?= 5000
+bench-coverage: manifest
+	$(BIN)/python -m bench.campaign_coverage --seeds $(SEEDS) --members $(MEMBERS)
 
 clean:
 	rm -rf data .dagster dbt_project/target dbt_project/logs
