@@ -177,7 +177,7 @@ def _flush_print(line: str) -> None:
 
 
 def _simulate(settings: Settings, wave_id: str, seed: int) -> int:
-    from retention.generator.campaign_response import simulate_wave
+    from retention.generator.campaign_response import SimulationRefused, simulate_wave
     from retention.landing.safe_text import printable
     from retention.outreach.campaign import load_campaign
 
@@ -188,13 +188,35 @@ def _simulate(settings: Settings, wave_id: str, seed: int) -> int:
         return 2
     try:
         simulation = simulate_wave(
-            settings.landing_dir, settings.ground_truth_dir, settings.export_dir, campaign, campaign.wave(wave_id), seed
+            settings.landing_dir,
+            settings.ground_truth_dir,
+            settings.export_dir,
+            campaign,
+            campaign.wave(wave_id),
+            seed,
+            loaded_through=_last_loaded_day(settings),
         )
-    except FileNotFoundError as missing:  # the message names the file (escaped) and what to do
-        print(f"retention simulate: {missing}", file=sys.stderr)
+    except (FileNotFoundError, SimulationRefused) as problem:  # the message names the file or day, and what to do
+        print(f"retention simulate: {problem}", file=sys.stderr)
         return 1
     print(simulation.describe())
     return 0
+
+
+def _last_loaded_day(settings: Settings):
+    """The last landing day the warehouse has loaded (None without a warehouse or loads)."""
+    import duckdb
+
+    if not settings.warehouse.exists():
+        return None
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        present = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'landed_files'"
+        ).fetchone()[0]
+        return con.execute("SELECT max(landing_date) FROM raw.landed_files").fetchone()[0] if present else None
+    finally:
+        con.close()
 
 
 def _contract(check: bool) -> int:

@@ -89,7 +89,14 @@ def run_campaign_timeline(
         loaded_through = wave.wave_date
         began = time.monotonic()
         simulation = simulate_wave(
-            settings.landing_dir, settings.ground_truth_dir, settings.export_dir, campaign, wave, seed, parameters
+            settings.landing_dir,
+            settings.ground_truth_dir,
+            settings.export_dir,
+            campaign,
+            wave,
+            seed,
+            parameters,
+            loaded_through=loaded_through,
         )
         timeline.simulations.append(simulation)
         stage(f"simulate {wave.wave_id}", began, simulation.describe())

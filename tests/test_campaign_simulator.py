@@ -20,7 +20,7 @@ import pytest
 
 from retention.generator import generate
 from retention.generator.activity_truth import ACTIVITY_FILE, ACTIVITY_SCHEMA
-from retention.generator.campaign_response import simulate_wave
+from retention.generator.campaign_response import SimulationRefused, simulate_wave
 from retention.generator.response_parameters import ResponseParameters
 from retention.landing.contract import EVENTS, MEMBERS, ORDERS, OUTREACH_FEEDBACK
 from retention.landing.loader import load_range
@@ -290,3 +290,27 @@ def test_generating_again_removes_the_answer_key_of_the_responses_it_replaces(fo
     assert (folders.truth / "campaign" / campaign.campaign_id / "truth.json").is_file()
     generate(folders.landing, members=20, start=date(2025, 8, 1), end=date(2025, 8, 3), truth_dir=folders.truth)
     assert not (folders.truth / "campaign").exists()
+
+
+def test_a_simulation_into_days_already_loaded_is_refused_before_writing(folders, campaign):
+    # Wave 1 is dated 2025-08-15: its first receipts land on 08-16 at the earliest.
+    with pytest.raises(SimulationRefused, match="would land on 2025-08-1[6-9].*loaded every day through 2025-08-31"):
+        simulate_wave(
+            folders.landing, folders.truth, folders.exports, campaign, campaign.wave("wave_1"), 3,
+            certain(), loaded_through=date(2025, 8, 31),
+        )  # fmt: skip
+    assert _files(folders.landing) == {}
+
+    # Right after the run that built the wave (loaded through its date) it goes ahead; a replay once the next
+    # days are loaded would replace files already read, and is refused too.
+    first = simulate_wave(
+        folders.landing, folders.truth, folders.exports, campaign, campaign.wave("wave_1"), 3,
+        certain(), loaded_through=date(2025, 8, 15),
+    )  # fmt: skip
+    assert first.files
+    with pytest.raises(SimulationRefused):
+        simulate_wave(
+            folders.landing, folders.truth, folders.exports, campaign, campaign.wave("wave_1"), 4,
+            certain(**dict.fromkeys(ResponseParameters().conversion, 0.0)), loaded_through=date(2025, 8, 16),
+        )  # fmt: skip
+    assert set(_files(folders.landing)) == set(first.files)

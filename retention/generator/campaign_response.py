@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,10 @@ from retention.generator.campaign_truth import (
     wave_window,
     write_truth,
 )
+from retention.generator.common import SECONDS_PER_DAY, day_date
 from retention.generator.generation import PERSONAS_FILE
 from retention.generator.response_draws import draw_responses
-from retention.generator.response_files import success_events, success_orders, write_wave_files
+from retention.generator.response_files import success_events, success_orders, wave_file_days, write_wave_files
 from retention.generator.response_parameters import UNKNOWN, ResponseParameters
 from retention.landing.safe_text import printable
 from retention.outreach.campaign import Campaign, Wave
@@ -102,6 +104,26 @@ def wave_touches(export_dir: Path, campaign: Campaign, wave: Wave) -> pl.DataFra
     return pl.concat(frames) if frames else None
 
 
+class SimulationRefused(ValueError):
+    """The simulation would write into landing days the warehouse has already loaded."""
+
+
+def _refuse_loaded_days(landing_dir, wave_id, feedback, orders, events, loaded_through: date) -> None:
+    first_new = [
+        frame.select((pl.col(column) // SECONDS_PER_DAY + shift).min()).item()
+        for frame, column, shift in ((feedback, "event_time", 1), (orders, "order_time", 0), (events, "event_time", 0))
+        if frame.height
+    ]
+    days = [day_date(day) for day in first_new] + wave_file_days(landing_dir, wave_id)
+    loaded = sorted(day for day in days if day <= loaded_through)
+    if loaded:
+        raise SimulationRefused(
+            f"{wave_id}: the responses would land on {loaded[0]}, but the warehouse has loaded every day through"
+            f" {loaded_through}: files written there would never be read. Simulate a wave right after the run"
+            " that built it (as `retention demo` does), on a warehouse whose last day is the wave's build day."
+        )
+
+
 def _tier_codes() -> dict[str, str]:
     """tier_name_zh -> tier code, from the dbt seed that names the tiers."""
     with open(project_root() / "dbt_project" / "seeds" / "tiers.csv", encoding="utf-8") as handle:
@@ -123,8 +145,13 @@ def simulate_wave(
     wave: Wave,
     seed: int,
     parameters: ResponseParameters | None = None,
+    loaded_through: date | None = None,
 ) -> WaveSimulation:
-    """Simulate the responses to one exported wave, write them as landing files and rebuild the answer key."""
+    """Simulate the responses to one exported wave, write them as landing files and rebuild the answer key.
+
+    `loaded_through`: the last landing day the warehouse has loaded. Responses land on later days only; a
+    simulation that would write into (or replace files of) a loaded day is refused before anything is
+    written, as those files would never be read (or would no longer be what was loaded)."""
     params = parameters or ResponseParameters()
     touches = wave_touches(export_dir, campaign, wave)
     if touches is None or touches.height == 0:
@@ -140,6 +167,8 @@ def simulate_wave(
     members = responses.members
     orders = success_orders(members, campaign, wave.wave_id, params)
     events = success_events(members, campaign, wave.wave_id)
+    if loaded_through is not None:
+        _refuse_loaded_days(landing_dir, wave.wave_id, responses.feedback, orders, events, loaded_through)
     files = write_wave_files(landing_dir, wave.wave_id, responses.feedback, orders, events)
 
     record = members.select(

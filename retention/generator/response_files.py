@@ -12,6 +12,7 @@ first removes every file an earlier simulation of the same wave wrote, so a repl
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,16 @@ def simulated_names(wave_id: str) -> dict[str, re.Pattern]:
         ORDERS.name: re.compile(rf"^{ORDER_STEM}_\d{{8}}_winback_{wave}\.jsonl$"),
         EVENTS.name: re.compile(rf"^{EVENT_STEM}_\d{{8}}_winback_{wave}\.jsonl$"),
     }
+
+
+def wave_file_days(landing_dir: Path, wave_id: str) -> list[date]:
+    """The landing days (folders) holding files of an earlier simulation of the wave."""
+    days = set()
+    for source, pattern in simulated_names(wave_id).items():
+        for path in (Path(landing_dir) / source).glob("*/*"):
+            if pattern.match(path.name):
+                days.add(date.fromisoformat(path.parent.name))
+    return sorted(days)
 
 
 def remove_wave_files(landing_dir: Path, wave_id: str) -> int:
