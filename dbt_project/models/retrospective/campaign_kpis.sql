@@ -1,7 +1,9 @@
 -- The brief's retrospective KPIs for the campaign period, (window start .. least(window end, as of)), against the
--- same number of days right before it. The membership KPIs are marts.member_kpis_daily's on each period's last day
--- (its own periods end there); a day outside the computed KPI history gives null values, not an error. Touch open
--- and unsubscribe rates are over the touches exported in the period. Targets: seed retrospective_targets.
+-- same number of days right before it. The membership KPIs are marts.member_kpis_daily's on each period's last day,
+-- which measure their own trailing windows (kpi_* vars): each row's period_start / period_end say what the value
+-- really covers, so a 180-day churn rate is never labelled as the campaign's two months. A day outside the
+-- computed KPI history gives null values, not an error. Touch open and unsubscribe rates are over the touches
+-- exported in the period. Nothing before the campaign window starts. Targets: seed retrospective_targets.
 with spans as (
     select
         c.campaign_id,
@@ -9,6 +11,7 @@ with spans as (
         least(c.window_end, a.as_of_date) as campaign_end
     from {{ ref('stg_outreach_log__campaigns') }} as c
     cross join {{ ref('int_as_of_date') }} as a
+    where a.as_of_date >= c.window_start
 ),
 
 periods as (
@@ -48,15 +51,19 @@ kpi_values as (
         p.period_start,
         p.period_end,
         unnest([
-            { 'kpi': 'core_repurchase_rate', 'value': k.core_repurchase_rate },
-            { 'kpi': 'dormant_wake_up_rate', 'value': k.dormant_wake_up_rate },
-            { 'kpi': 'touch_open_rate', 'value': t.opened / nullif(t.exported, 0) },
-            { 'kpi': 'unsubscribe_rate', 'value': t.unsubscribed / nullif(t.exported, 0) },
-            { 'kpi': 'churn_rate', 'value': k.churn_rate },
-            { 'kpi': 'top_member_revenue_share', 'value': k.top_member_revenue_share },
-            { 'kpi': 'tier_share_basic', 'value': k.members_basic / nullif(k.members, 0) },
-            { 'kpi': 'tier_share_advanced', 'value': k.members_advanced / nullif(k.members, 0) },
-            { 'kpi': 'tier_share_premium', 'value': k.members_premium / nullif(k.members, 0) }
+            -- days: the trailing window the value measures, ending on period_end (null: the period itself).
+            { 'kpi': 'core_repurchase_rate', 'value': k.core_repurchase_rate,
+              'days': {{ var('kpi_repurchase_period_days') }} },
+            { 'kpi': 'dormant_wake_up_rate', 'value': k.dormant_wake_up_rate, 'days': {{ var('kpi_wake_up_days') }} },
+            { 'kpi': 'touch_open_rate', 'value': t.opened / nullif(t.exported, 0), 'days': null },
+            { 'kpi': 'unsubscribe_rate', 'value': t.unsubscribed / nullif(t.exported, 0), 'days': null },
+            { 'kpi': 'churn_rate', 'value': k.churn_rate, 'days': {{ var('kpi_churn_period_days') }} },
+            { 'kpi': 'top_member_revenue_share', 'value': k.top_member_revenue_share,
+              'days': {{ var('tier_window_days') }} },
+            -- Tier mix: the members' tiers on period_end.
+            { 'kpi': 'tier_share_basic', 'value': k.members_basic / nullif(k.members, 0), 'days': 1 },
+            { 'kpi': 'tier_share_advanced', 'value': k.members_advanced / nullif(k.members, 0), 'days': 1 },
+            { 'kpi': 'tier_share_premium', 'value': k.members_premium / nullif(k.members, 0), 'days': 1 }
         ]) as kpi_value
     from periods as p
     left join {{ ref('member_kpis_daily') }} as k on p.period_end = k.as_of_date
@@ -67,7 +74,7 @@ values_by_kpi as (
     select
         campaign_id,
         period,
-        period_start,
+        coalesce(period_end - cast(kpi_value.days - 1 as integer), period_start) as period_start,
         period_end,
         kpi_value.kpi,
         kpi_value.value
