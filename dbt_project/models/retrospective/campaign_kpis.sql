@@ -52,14 +52,18 @@ kpi_values as (
         p.period_end,
         unnest([
             -- days: the trailing window the value measures, ending on period_end (null: the period itself).
-            { 'kpi': 'core_repurchase_rate', 'value': k.core_repurchase_rate,
-              'days': {{ var('kpi_repurchase_period_days') }} },
+            {
+                'kpi': 'core_repurchase_rate', 'value': k.core_repurchase_rate,
+                'days': {{ var('kpi_repurchase_period_days') }}
+            },
             { 'kpi': 'dormant_wake_up_rate', 'value': k.dormant_wake_up_rate, 'days': {{ var('kpi_wake_up_days') }} },
             { 'kpi': 'touch_open_rate', 'value': t.opened / nullif(t.exported, 0), 'days': null },
             { 'kpi': 'unsubscribe_rate', 'value': t.unsubscribed / nullif(t.exported, 0), 'days': null },
             { 'kpi': 'churn_rate', 'value': k.churn_rate, 'days': {{ var('kpi_churn_period_days') }} },
-            { 'kpi': 'top_member_revenue_share', 'value': k.top_member_revenue_share,
-              'days': {{ var('tier_window_days') }} },
+            {
+                'kpi': 'top_member_revenue_share', 'value': k.top_member_revenue_share,
+                'days': {{ var('tier_window_days') }}
+            },
             -- Tier mix: the members' tiers on period_end.
             { 'kpi': 'tier_share_basic', 'value': k.members_basic / nullif(k.members, 0), 'days': 1 },
             { 'kpi': 'tier_share_advanced', 'value': k.members_advanced / nullif(k.members, 0), 'days': 1 },
