@@ -240,12 +240,19 @@ def test_the_report_and_weekly_pages_are_written_with_the_marts_numbers(timeline
     settings, _, _, _, _ = timeline
     folder = settings.export_dir / "retrospective" / CAMPAIGN
     html = (folder / "report.html").read_text(encoding="utf-8")
-    treated, won_back, rate = _rows(
+    first_batch, treated, won_back, rate, lift, low, high = _rows(
         settings,
-        "SELECT treated_members, treated_won_back, treated_rate FROM retrospective.campaign_retrospective_summary",
+        "SELECT first_batch_members, treated_members, treated_won_back, treated_rate, lift, lift_ci_low, lift_ci_high"
+        " FROM retrospective.campaign_retrospective_summary",
     )[0]
 
-    assert f"{rate:.1%}" in html and f"{won_back:,}" in html and f"{treated:,}" in html
+    # The headline cards carry the summary's numbers, formatted as the report formats them.
+    assert (
+        f'<div class="label">挽回会员 (触达组)</div><div class="value">{won_back:,}</div>'
+        f'<div class="note">共 {treated:,} 位触达会员 / 首批 {first_batch:,} 位</div>'
+    ) in html
+    assert f"{rate:.1%}" in html
+    assert f"{lift:+.1%}" in html and f"[{low:+.1%}, {high:+.1%}]" in html
     assert sorted(path.stem for path in (folder / "weekly").glob("*.html")) == [
         "2025-W10", "2025-W11", "2025-W12", "2025-W13", "2025-W14",
     ]  # fmt: skip
