@@ -312,3 +312,38 @@ def test_holdout_is_drawn_among_members_with_room_under_the_cap():
     assert result.outcome_counts() == {"deferred_by_cap": 10, "holdout": 5, "treated": 5}
     held = set(result.members.filter(pl.col("outcome") == "holdout")["member_key"])
     assert held <= {key(n) for n in range(11, 21)}
+
+
+def test_a_control_members_channels_are_what_they_would_have_got_under_the_capacity_and_quota():
+    # Ten high-value members in priority order; every other one is held out (share 0.5). Two calls a wave:
+    # the first two treated members are called, so control members ranked after the second treated
+    # caller would have overflowed to SMS + push, and those before it keep the call.
+    two_calls = Channel("call", 3.0, agents=1, calls_per_agent_per_day=1, days=2)
+    half_held_out = dataclasses.replace(DEFAULT.holdout, share=0.5)
+    the_campaign = campaign(channels={**DEFAULT.channels, "call": two_calls}, holdout=half_held_out)
+    pool = [member(n, is_high_value=True, spend_12m=10_000.0 - 100 * n) for n in range(1, 11)]
+    rows = plan(pool, the_campaign=the_campaign).members.sort("priority_rank")
+    held_out = rows.filter(pl.col("is_holdout"))
+    treated = rows.filter(~pl.col("is_holdout"))
+    assert held_out.height == 5 and (held_out["outcome"] == "holdout").all()
+
+    last_called = treated.filter(pl.col("channels").list.contains("call"))["priority_rank"].to_list()
+    assert len(last_called) == 2
+    for rank, channels in held_out.select("priority_rank", "channels").iter_rows():
+        expected = ["call", "push"] if rank < last_called[-1] else ["push", "sms"]
+        assert channels == expected, rank
+    assert treated.filter(pl.col("call_overflow")).height == 3 and not held_out["call_overflow"].any()
+
+
+def test_a_control_member_ranked_after_the_sms_quota_ran_out_would_not_have_got_an_sms():
+    half_held_out = dataclasses.replace(DEFAULT.holdout, share=0.5)
+    pool = [member(n, spend_12m=5000.0 - 100 * n, consent_push=False) for n in range(1, 9)]
+    rows = plan(pool, the_campaign=campaign(sms_quota=2, holdout=half_held_out)).members.sort("priority_rank")
+    treated_sms = rows.filter(~pl.col("is_holdout") & pl.col("channels").list.contains("sms"))["priority_rank"]
+    assert treated_sms.len() == 2
+    for rank, outcome, channels in (
+        rows.filter(pl.col("is_holdout")).select("priority_rank", "outcome", "channels").iter_rows()
+    ):
+        # Stays control even when nothing is left: the holdout was drawn before the quota.
+        assert outcome == "holdout"
+        assert channels == (["sms"] if rank < treated_sms.max() else []), rank

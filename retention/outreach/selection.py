@@ -307,11 +307,14 @@ def _schedule_calls(campaign: Campaign, wave: Wave, members: pl.DataFrame) -> pl
     × days); the rest fall back to routing.call_overflow, within their consent and cap."""
     call = campaign.channels["call"]
     capacity = call.capacity_per_day * call.days
-    wants_call = pl.col("outcome").is_null() & ~pl.col("is_holdout") & pl.col("channels").list.contains("call")
+    wants_call_at_all = pl.col("outcome").is_null() & pl.col("channels").list.contains("call")
+    wants_call = wants_call_at_all & ~pl.col("is_holdout")
     members = members.with_columns(
         pl.when(wants_call).then(pl.col("priority_rank")).otherwise(None).rank("ordinal").alias("_call_order")
     )
     overflow = wants_call & (pl.col("_call_order") > capacity)
+    # A control member's channels are what they would have got: no call below the last treated member called.
+    holdout_overflow = wants_call_at_all & pl.col("is_holdout") & _below_last_served(members, wants_call, overflow)
     fallback = _consented(campaign.routing.call_overflow)
     rerouted = (
         pl.concat_list(pl.col("channels").list.set_difference(["call"]), fallback).list.unique(maintain_order=True)
@@ -319,17 +322,27 @@ def _schedule_calls(campaign: Campaign, wave: Wave, members: pl.DataFrame) -> pl
     per_day = max(call.capacity_per_day, 1)
     members = members.with_columns(
         overflow.alias("call_overflow"),
-        pl.when(overflow).then(rerouted).otherwise(pl.col("channels")).alias("channels"),
+        pl.when(overflow | holdout_overflow).then(rerouted).otherwise(pl.col("channels")).alias("channels"),
         pl.when(wants_call & ~overflow)
         .then(pl.lit(wave.wave_date) + pl.duration(days=((pl.col("_call_order") - 1) // per_day)))
         .otherwise(None)
         .cast(pl.Date)
         .alias("call_date"),
     ).drop("_call_order")
-    stranded = pl.col("outcome").is_null() & (pl.col("channels").list.len() == 0)
+    # Control members stay control whatever their would-be channels (the holdout is drawn before).
+    stranded = pl.col("outcome").is_null() & ~pl.col("is_holdout") & (pl.col("channels").list.len() == 0)
     return members.with_columns(
         pl.when(stranded).then(pl.lit("no_consent")).otherwise(pl.col("outcome")).alias("outcome")
     )
+
+
+def _below_last_served(members: pl.DataFrame, wanted: pl.Expr, over: pl.Expr) -> pl.Expr:
+    """Ranked after the last treated member a limited channel (call capacity, SMS quota) still served, when it
+    ran out: where a control member would have fallen had they been treated. False when it did not run out."""
+    if members.filter(over).height == 0:
+        return pl.lit(False)
+    served = members.filter(wanted & ~over)["priority_rank"]
+    return pl.lit(True) if served.len() == 0 else pl.col("priority_rank") > served.max()
 
 
 def _sms_remaining(campaign: Campaign, wave: Wave, sms_used: int) -> int:
@@ -340,14 +353,16 @@ def _sms_remaining(campaign: Campaign, wave: Wave, sms_used: int) -> int:
 def _apply_sms_quota(members: pl.DataFrame, remaining: int) -> pl.DataFrame:
     """SMS go to the highest-priority members within the quota; others keep their other channels, and
     a member left with none is cut by the quota."""
-    wants_sms = pl.col("outcome").is_null() & ~pl.col("is_holdout") & pl.col("channels").list.contains("sms")
+    wants_sms_at_all = pl.col("outcome").is_null() & pl.col("channels").list.contains("sms")
+    wants_sms = wants_sms_at_all & ~pl.col("is_holdout")
     members = members.with_columns(
         pl.when(wants_sms).then(pl.col("priority_rank")).otherwise(None).rank("ordinal").alias("_sms_order")
     )
     over = wants_sms & (pl.col("_sms_order") > remaining)
+    holdout_over = wants_sms_at_all & pl.col("is_holdout") & _below_last_served(members, wants_sms, over)
     members = members.with_columns(
         over.alias("sms_over_quota"),
-        pl.when(over)
+        pl.when(over | holdout_over)
         .then(pl.col("channels").list.set_difference(["sms"]))
         .otherwise(pl.col("channels"))
         .alias("channels"),
