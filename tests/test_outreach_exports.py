@@ -93,19 +93,20 @@ def test_sms_csv_is_utf8_with_bom_crlf_and_no_cell_starts_a_formula(exported):
     sms = exported["sms"]
     assert sms.csv_path.name == "W2025-03_sms.csv" and sms.rows == 2
     expected = (
-        "\ufeffbatch_id,touch_id,send_date,member_id,mobile,template_key,offer_id,offer_name,unsubscribe_text\r\n"
+        "\ufeffbatch_id,touch_id,send_date,member_id,mobile,template_key,offer_id,offer_name,tier_name_zh,"
+        "unsubscribe_text\r\n"
         "W2025-03,T001,2025-03-10,M001,13812345678,winback_sms_v1,OF30,"
-        '"\'=HYPERLINK(""http://x"",""click"")",回T退订\r\n'
-        "W2025-03,T005,2025-03-10,M005,'+86 136-0000-3333,winback_sms_v1,OF05,'-5元立减券,回T退订\r\n"
+        '"\'=HYPERLINK(""http://x"",""click"")",尊享,回T退订\r\n'
+        "W2025-03,T005,2025-03-10,M005,'+86 136-0000-3333,winback_sms_v1,OF05,'-5元立减券,基础,回T退订\r\n"
     )
     raw = sms.csv_path.read_bytes()
     assert raw.startswith(BOM)
     assert raw == expected.encode("utf-8")
     assert _csv_rows(sms.csv_path)[1:] == [
         ["W2025-03", "T001", "2025-03-10", "M001", "13812345678", "winback_sms_v1", "OF30",
-         "'=HYPERLINK(\"http://x\",\"click\")", "回T退订"],
+         "'=HYPERLINK(\"http://x\",\"click\")", "尊享", "回T退订"],
         ["W2025-03", "T005", "2025-03-10", "M005", "'+86 136-0000-3333", "winback_sms_v1", "OF05",
-         "'-5元立减券", "回T退订"],
+         "'-5元立减券", "基础", "回T退订"],
     ]  # fmt: skip
 
 
@@ -135,8 +136,8 @@ def test_parquet_keeps_the_original_values(exported):
     assert sms.columns == list(CHANNEL_COLUMNS["sms"])
     assert sms.rows() == [
         (BATCH, "T001", SEND, "M001", "13812345678", "winback_sms_v1", "OF30",
-         '=HYPERLINK("http://x","click")', "回T退订"),
-        (BATCH, "T005", SEND, "M005", "+86 136-0000-3333", "winback_sms_v1", "OF05", "-5元立减券", "回T退订"),
+         '=HYPERLINK("http://x","click")', "尊享", "回T退订"),
+        (BATCH, "T005", SEND, "M005", "+86 136-0000-3333", "winback_sms_v1", "OF05", "-5元立减券", "基础", "回T退订"),
     ]  # fmt: skip
     calls = pl.read_parquet(exported["call_list"].parquet_path)
     assert calls.schema["call_date"] == pl.Date and calls.schema["spend_12m"] == pl.Float64
@@ -155,11 +156,11 @@ def test_push_file_carries_no_mobile_column_and_no_mobile_digits(exported):
     push = exported["push"]
     assert push.rows == 1
     assert pl.read_parquet(push.parquet_path).columns == [
-        "batch_id", "touch_id", "send_date", "member_id", "template_key", "offer_id", "offer_name",
+        "batch_id", "touch_id", "send_date", "member_id", "template_key", "offer_id", "offer_name", "tier_name_zh",
     ]  # fmt: skip
     assert _csv_rows(push.csv_path) == [
-        ["batch_id", "touch_id", "send_date", "member_id", "template_key", "offer_id", "offer_name"],
-        ["W2025-03", "T002", "2025-03-10", "M002", "'+cmd", "OF30", "专属复购券 满100减30"],
+        ["batch_id", "touch_id", "send_date", "member_id", "template_key", "offer_id", "offer_name", "tier_name_zh"],
+        ["W2025-03", "T002", "2025-03-10", "M002", "'+cmd", "OF30", "专属复购券 满100减30", "进阶"],
     ]
     needles = [m.encode() for m in MOBILES] + [b"13600003333", b"12340000"]
     for path in (push.csv_path, push.parquet_path):
@@ -274,7 +275,7 @@ def test_an_empty_frame_writes_a_header_and_an_empty_parquet_with_the_schema(tmp
     assert written.rows == 0
     assert (
         written.csv_path.read_bytes()
-        == BOM + b"batch_id,touch_id,send_date,member_id,template_key,offer_id,offer_name\r\n"
+        == BOM + b"batch_id,touch_id,send_date,member_id,template_key,offer_id,offer_name,tier_name_zh\r\n"
     )
     back = pl.read_parquet(written.parquet_path)
     assert back.height == 0
@@ -287,6 +288,7 @@ def test_an_empty_frame_writes_a_header_and_an_empty_parquet_with_the_schema(tmp
             "template_key": pl.String,
             "offer_id": pl.String,
             "offer_name": pl.String,
+            "tier_name_zh": pl.String,
         }
     )
 

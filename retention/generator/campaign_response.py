@@ -9,8 +9,8 @@ response_parameters.py), and writes what the channels and the shop would deliver
 (response_files.py): feedback receipts, coupon orders, logins and benefit use, all on days after the wave
 date. Members never in the files (the holdout) are never touched: their true effect is zero.
 
-Tier: the call list carries it (tier_name_zh); members reached only by SMS or push have tier "unknown"
-(the other files carry no tier, and the decisions file names members by a salted key only).
+Tier: every channel file carries it (tier_name_zh), so a member's tier is the same on each touch; files of
+an older version without it give tier "unknown".
 
 The same seed gives the same files; simulating a wave again replaces its files and its record, so the
 answer key (campaign_truth.py) is rebuilt without duplicates.
@@ -89,7 +89,12 @@ def wave_touches(export_dir: Path, campaign: Campaign, wave: Wave) -> pl.DataFra
         missing = [c for c in ("touch_id", "batch_id", "member_id", "offer_id") if c not in rows.columns]
         if missing:
             raise ValueError(f"{printable(str(path))}: no column(s) {', '.join(missing)}")
-        tier = pl.col("tier_name_zh").replace_strict(_tier_codes(), default=None) if channel == "call" else None
+        # Files written before the SMS and push files carried the tier: unknown there.
+        tier = (
+            pl.col("tier_name_zh").cast(pl.String).replace_strict(_tier_codes(), default=None, return_dtype=pl.String)
+            if "tier_name_zh" in rows
+            else None
+        )
         frames.append(
             rows.select(
                 "touch_id",

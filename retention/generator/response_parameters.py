@@ -48,7 +48,7 @@ class ResponseParameters:
     )
     default_conversion: float = 0.35
     channel_factor: dict[str, float] = _frozen(call=1.2, sms=1.0, push=0.9)
-    # Tier from the call list's tier_name_zh; members reached by SMS or push only have tier "unknown".
+    # Tier from the channel files' tier_name_zh ("unknown" where a file has none).
     tier_factor: dict[str, float] = _frozen(basic=0.9, advanced=1.0, premium=1.15, unknown=1.0)
     # By the generator's persona (ground truth): habits that broke for good respond least.
     persona_factor: dict[str, float] = _frozen(

@@ -31,9 +31,20 @@ CHANNEL_COLUMNS: dict[str, tuple[str, ...]] = {
         "template_key",
         "offer_id",
         "offer_name",
+        # Templates greet by tier (尊敬的进阶会员); the simulator's response model reads it too.
+        "tier_name_zh",
         "unsubscribe_text",
     ),
-    "push": ("batch_id", "touch_id", "send_date", "member_id", "template_key", "offer_id", "offer_name"),
+    "push": (
+        "batch_id",
+        "touch_id",
+        "send_date",
+        "member_id",
+        "template_key",
+        "offer_id",
+        "offer_name",
+        "tier_name_zh",
+    ),
     "call_list": (
         "batch_id",
         "touch_id",
