@@ -155,8 +155,8 @@ def write_export(frame: pl.DataFrame, directory: Path, stem: str, kind: str) -> 
     frame.write_parquet(parquet)
     # Both files are built in memory first, so the window in which only one of them is new is two renames.
     csv_path, parquet_path = directory / f"{stem}.csv", directory / f"{stem}.parquet"
-    _replace_atomically(csv_path, csv_bytes)
-    _replace_atomically(parquet_path, parquet.getvalue())
+    replace_atomically(csv_path, csv_bytes)
+    replace_atomically(parquet_path, parquet.getvalue())
     return ExportedFile(
         kind=kind,
         csv_path=csv_path,
@@ -188,7 +188,9 @@ def _check_stem(stem: str) -> None:
         raise ValueError(f"export file stem '{printable(stem)}' is not a plain file name")
 
 
-def _replace_atomically(path: Path, data: bytes) -> None:
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path`: a reader sees the old file or
+    the new one, never half of one (the rename survives a power cut too)."""
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as temp:

@@ -4,15 +4,13 @@ reader (a browser, a BI tool polling the folder) sees the old file or the new on
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
 from retention.landing.safe_text import printable
-from retention.outreach.exports import neutralise_for_excel
+from retention.outreach.exports import neutralise_for_excel, replace_atomically
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
@@ -26,16 +24,7 @@ def plain_name(value: str, what: str) -> str:
 
 def write_atomically(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, data)
     return path
 
 
