@@ -138,33 +138,32 @@ def _generate(
 
 
 def _run(settings: Settings, start: date, through: date, full_refresh: bool = False) -> int:
-    from retention.runner import run_pipeline, warehouse_summary
+    from retention.runner import run_pipeline
 
     print(f"Materializing every asset for landing days {start}..{through} into {settings.warehouse} ...", flush=True)
     began = time.monotonic()
     result = run_pipeline(settings, start, through, full_refresh=full_refresh)
-    if not result.success:
-        print("\nThe run failed:", file=sys.stderr)
-        for failure in result.failures:
-            print("  - " + failure.replace("\n", "\n  "), file=sys.stderr)
-        return 1
-    print(f"Done in {time.monotonic() - began:.0f}s.\n")
-    print(warehouse_summary(settings))
-    return 0
+    return _finish(settings, result.failures if not result.success else [], began)
 
 
 def _demo(settings: Settings, members: int) -> int:
     from retention.demo_timeline import run_campaign_timeline
-    from retention.runner import warehouse_summary
 
     print(f"Demo: {members:,} members, {settings.start_date}..{DEMO_END}, campaign {settings.campaign_file.name}")
     began = time.monotonic()
     timeline = run_campaign_timeline(
         settings, members, settings.start_date, DEMO_END, DEMO_SEED, defect_rate=DEMO_DEFECT_RATE, report=_flush_print
     )
-    if not timeline.success:
+    return _finish(settings, timeline.failures, began)
+
+
+def _finish(settings: Settings, failures: list[str], began: float) -> int:
+    """The closing lines of `run` and `demo`: why it failed, or the time taken and the warehouse summary."""
+    from retention.runner import warehouse_summary
+
+    if failures:
         print("\nThe run failed:", file=sys.stderr)
-        for failure in timeline.failures:
+        for failure in failures:
             print("  - " + failure.replace("\n", "\n  "), file=sys.stderr)
         return 1
     print(f"Done in {time.monotonic() - began:.0f}s.\n")
@@ -207,14 +206,15 @@ def _last_loaded_day(settings: Settings):
     """The last landing day the warehouse has loaded (None without a warehouse or loads)."""
     import duckdb
 
+    from retention.runner import has_table
+
     if not settings.warehouse.exists():
         return None
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        present = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'landed_files'"
-        ).fetchone()[0]
-        return con.execute("SELECT max(landing_date) FROM raw.landed_files").fetchone()[0] if present else None
+        if not has_table(con, "raw", "landed_files"):
+            return None
+        return con.execute("SELECT max(landing_date) FROM raw.landed_files").fetchone()[0]
     finally:
         con.close()
 

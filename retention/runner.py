@@ -265,7 +265,7 @@ def warehouse_summary(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
@@ -277,7 +277,7 @@ def _retrospective(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The campaigns' headline (first-batch win-back rate, holdout, lift with its interval) and the outreach
     feedback kept aside, by reason."""
     lines = []
-    if _has_table(con, "retrospective", "campaign_retrospective_summary"):
+    if has_table(con, "retrospective", "campaign_retrospective_summary"):
         rows = con.execute(
             "SELECT campaign_id, as_of_date, is_final, treated_members, treated_rate, holdout_members, holdout_rate,"
             " lift, lift_ci_low, lift_ci_high, budget_spent FROM retrospective.campaign_retrospective_summary"
@@ -296,7 +296,7 @@ def _retrospective(con: duckdb.DuckDBPyConnection) -> list[str]:
             if spent is not None:
                 line += f", spent {spent:,.2f} CNY"
             lines.append(line)
-    if _has_table(con, "retrospective", "outreach_feedback_rejected"):
+    if has_table(con, "retrospective", "outreach_feedback_rejected"):
         rejected = con.execute(
             "SELECT reason, count(*) FROM retrospective.outreach_feedback_rejected GROUP BY ALL ORDER BY 2 DESC, 1"
         ).fetchall()
@@ -311,7 +311,7 @@ def _percent(rate) -> str:
 
 
 def _outreach_waves(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    if not _has_table(con, "outreach", "waves"):
+    if not has_table(con, "outreach", "waves"):
         return []
     return con.execute(
         "SELECT batch_id, members_targeted, members_treated, members_holdout, touches_exported, expected_cost"
