@@ -22,7 +22,7 @@ import duckdb
 import yaml
 from dagster_dbt import DbtCliResource
 
-from assets.dbt_command import dbt_build_args
+from assets.dbt_command import NO_UNIT_TESTS, dbt_build_args
 from orchestration.resources import RetentionResource
 from retention.settings import project_root
 
@@ -88,7 +88,7 @@ def chunk_build_args(as_of_date: date | None, first: date, last: date, full_refr
     dbt_vars = {"history_from": first.isoformat(), "history_through": last.isoformat()}
     if as_of_date is not None:
         dbt_vars = {"as_of_date": as_of_date.isoformat(), **dbt_vars}
-    args = ["build", "--select", " ".join(HISTORY_MODELS), "--indirect-selection", "cautious"]
+    args = ["build", *NO_UNIT_TESTS, "--select", " ".join(HISTORY_MODELS), "--indirect-selection", "cautious"]
     args += ["--vars", json.dumps(dbt_vars)]
     return args + (["--full-refresh"] if full_refresh else [])
 

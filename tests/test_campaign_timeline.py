@@ -4,13 +4,18 @@ simulated responses alternate; the retrospective marts measure it; the report sh
 One timeline for the whole module (each run is the real pipeline: ingestion, both dbt builds, checks, the
 outreach and report assets). A hand-written feedback file lands with the simulated ones: one receipt that
 matches a touch, one for a batch that does not exist, one for a holdout member (never contacted). The
-hand-computed cases of every rule are the dbt unit tests beside the models, run by the same builds."""
+hand-computed cases of every rule are the dbt unit tests beside the models, run on the timeline's warehouse
+at the end of this module."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -297,3 +302,27 @@ def test_every_row_is_accounted_for_and_the_ui_shows_no_mobile(timeline):
     files = sorted(path.name for path in (settings.export_dir / "outreach" / CAMPAIGN / "wave_1").iterdir())
     assert f"{BATCH_1}_decisions.csv" in files and f"{BATCH_1}_push.parquet" in files
     con.close()
+
+
+def test_every_dbt_unit_test_passes_on_the_built_warehouse(timeline, tmp_path):
+    """The unit tests beside the models (hand-computed cases of every rule) are left out of the pipeline's runs,
+    which check the data: they run here, once, where every model they read has been built."""
+    settings = timeline[0]
+    project = project_root() / "dbt_project"
+    manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
+    declared = set(manifest["unit_tests"])
+    env = {**os.environ, "RETENTION_WAREHOUSE": str(settings.warehouse)}
+    done = subprocess.run(
+        [str(Path(sys.prefix) / "bin" / "dbt"), "test", "--select", "test_type:unit", "--profiles-dir", "."]
+        + ["--target-path", str(tmp_path / "target")],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+    statuses = {r["unique_id"]: r["status"] for r in results}
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert set(statuses) == declared
+    assert len(declared) >= 21
+    assert set(statuses.values()) == {"pass"}

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from assets.dbt_command import dbt_build_args
+from assets.dbt_command import NO_UNIT_TESTS, dbt_build_args
 from assets.history_chunks import (
     UPSTREAM_OF_HISTORY,
     HistoryRequest,
@@ -15,21 +15,22 @@ from assets.transformation import history_start
 
 
 def test_plain_build_computes_as_of_the_latest_landed_day():
-    assert dbt_build_args() == ["build"]
+    assert dbt_build_args() == ["build", *NO_UNIT_TESTS]
 
 
 def test_as_of_date_becomes_a_dbt_var():
-    assert dbt_build_args(date(2025, 8, 15)) == ["build", "--vars", '{"as_of_date": "2025-08-15"}']
+    assert dbt_build_args(date(2025, 8, 15)) == ["build", *NO_UNIT_TESTS, "--vars", '{"as_of_date": "2025-08-15"}']
 
 
 def test_full_refresh_rebuilds_the_incremental_history():
-    assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh"]
+    assert dbt_build_args(full_refresh=True) == ["build", *NO_UNIT_TESTS, "--full-refresh"]
     assert dbt_build_args(date(2025, 8, 15), True)[-1] == "--full-refresh"
 
 
 def test_a_range_computes_the_history_of_every_day_in_it():
     assert dbt_build_args(date(2025, 8, 31), history_from=date(2025, 8, 1)) == [
         "build",
+        *NO_UNIT_TESTS,
         "--vars",
         '{"as_of_date": "2025-08-31", "history_from": "2025-08-01"}',
     ]
@@ -38,6 +39,7 @@ def test_a_range_computes_the_history_of_every_day_in_it():
 def test_full_refresh_recomputes_every_landed_day_whatever_the_range():
     assert dbt_build_args(date(2025, 8, 31), True, date(2025, 8, 1)) == [
         "build",
+        *NO_UNIT_TESTS,
         "--vars",
         '{"as_of_date": "2025-08-31"}',
         "--full-refresh",
@@ -90,6 +92,7 @@ def test_the_history_bound_follows_the_request_and_the_cap():
 def test_a_chunk_builds_only_the_history_models_for_its_days():
     assert chunk_build_args(date(2025, 9, 30), date(2025, 7, 1), date(2025, 7, 23), True) == [
         "build",
+        *NO_UNIT_TESTS,
         "--select",
         "int_as_of_dates int_member_measures_daily int_member_state_daily member_churn_risk member_kpis_daily",
         "--indirect-selection",
@@ -103,6 +106,7 @@ def test_a_chunk_builds_only_the_history_models_for_its_days():
 def test_what_the_history_reads_is_built_with_the_request_vars():
     assert dbt_build_args(date(2025, 9, 30), True, date(2025, 7, 1), UPSTREAM_OF_HISTORY) == [
         "build",
+        *NO_UNIT_TESTS,
         "--select",
         "+member_kpis_daily",
         "--exclude",
