@@ -91,6 +91,7 @@ EXIT_BUSY = 75
 
 def _writing(settings: Settings, args: argparse.Namespace) -> int:
     """`run` and `demo`, holding the warehouse's writer lock throughout (see retention/run_lock.py)."""
+    from retention.landing.vocabulary import VocabularyError
     from retention.run_lock import WarehouseBusy, warehouse_lock
 
     try:
@@ -101,6 +102,9 @@ def _writing(settings: Settings, args: argparse.Namespace) -> int:
     except WarehouseBusy as busy:
         print(f"retention {args.command}: {busy}", file=sys.stderr)
         return EXIT_BUSY
+    except VocabularyError as problem:  # names the file and line; nothing was loaded
+        print(f"retention {args.command}: {problem}", file=sys.stderr)
+        return 2
 
 
 def _generate(
