@@ -245,3 +245,101 @@ def test_a_value_holding_a_bar_is_kept_whole_in_the_quarantine_detail(settings, 
     load_range(warehouse, MEMBERS, DAY, DAY, settings)
     load_range(warehouse, EVENTS, DAY, DAY, settings)
     assert _quarantined(warehouse) == [(1, "unknown_code", 'event_type = "view|item"')]
+
+
+def test_unmapped_values_are_counted_per_column_most_frequent_first(settings, landing, warehouse):
+    from retention.landing.unmapped import unmapped_lines, unmapped_values
+
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    rows = [
+        "E1,M1,2025-03-01 10:00:00,tap,android,p,5",  # two unknown codes: counts for both columns
+        "E2,M1,2025-03-01 10:00:00,tap,app,p,5",
+        'E3,M1,2025-03-01 10:00:00,"say ""hi""; bye",app,p,5',  # quotes and "; " inside the value
+        "E4,M1,2025-03-01 10:00:00,swipe,ios,p,5",
+        "E5,M1,2025-03-01 10:00:00,,app,p,5",  # missing, not unknown
+        "E6,M404,2025-03-01 10:00:00,swipe,app,p,-1",  # unknown member and bad dwell time before the code
+        "E7,M1,2025-03-01 10:00:00,zoom\x1b[2J,app,p,5",
+    ]
+    landing.write("events/2025-03-01/app.csv", HEADER + "\n".join(rows) + "\n")
+    # JSON lines may name a column by its alias; the value is trimmed as the loader trims it.
+    landing.write(
+        "events/2025-03-01/app.jsonl",
+        '{"event_id": "J1", "member_id": "M1", "event_time": "2025-03-01 10:00:00", "事件类型": " tap "}\n',
+    )
+    load_range(warehouse, MEMBERS, DAY, DAY, settings)
+    load_range(warehouse, EVENTS, DAY, DAY, settings)
+
+    unmapped = unmapped_values(warehouse, EVENTS, DAY, DAY, per_column=3)
+    assert unmapped == {
+        "events.event_type": {"tap": 3, "swipe": 2, 'say "hi"; bye': 1},
+        "events.platform": {"android": 1, "ios": 1},
+    }
+    assert unmapped_values(warehouse, EVENTS, date(2025, 3, 2), None) == {}
+    every = unmapped_values(warehouse, EVENTS)
+    assert every["events.event_type"] == {"tap": 3, "swipe": 2, 'say "hi"; bye': 1, "zoom\\x1b[2J": 1}
+    assert unmapped_lines(every, "config/vocabulary.yaml") == [
+        'event_type "tap" 3 rows — map it in config/vocabulary.yaml (events.event_type)',
+        'event_type "swipe" 2 rows — map it in config/vocabulary.yaml (events.event_type)',
+        'event_type "say "hi"; bye" 1 row — map it in config/vocabulary.yaml (events.event_type)',
+        'event_type "zoom\\x1b[2J" 1 row — map it in config/vocabulary.yaml (events.event_type)',
+        'platform "android" 1 row — map it in config/vocabulary.yaml (events.platform)',
+        'platform "ios" 1 row — map it in config/vocabulary.yaml (events.platform)',
+    ]
+
+
+# ---------------------------------------------------------------- through the real pipeline
+
+# A day of a retailer's clickstream: 20 of its 25 events use the app's own names.
+CLICKSTREAM = [
+    *(["product_view"] * 8),
+    *(["catalog"] * 5),
+    *(["home"] * 3),
+    *(["cart"] * 2),
+    *(["promo_page"] * 2),
+    *(["login"] * 5),
+]
+
+
+def _clickstream(landing) -> None:
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1", "M2"))
+    rows = [
+        f"E{i:02d},M{i % 2 + 1},2025-03-01 {10 + i // 60:02d}:{i % 60:02d}:00,{name},app,p{i},5"
+        for i, name in enumerate(CLICKSTREAM)
+    ]
+    landing.write("events/2025-03-01/app.csv", HEADER + "\n".join(rows) + "\n")
+
+
+def test_a_foreign_clickstream_fails_naming_its_values_then_loads_through_the_file(settings, landing, tmp_path):
+    from retention.runner import run_pipeline
+    from tests.conftest import warehouse_rows
+
+    _clickstream(landing)
+    settings = replace(settings, vocabulary_file=_vocabulary(tmp_path, "version: 1\n"))
+    file = str(tmp_path / "vocabulary.yaml")
+
+    failed = run_pipeline(settings, DAY, DAY)
+
+    assert not failed.success
+    [summary] = [f for f in failed.failures if f.startswith("check raw/events:gx_quarantine_rate failed")]
+    assert summary.splitlines()[1:] == [
+        "    ERROR expect_column_values_to_be_between on quarantine_rate: 1 unexpected (100.0%)",
+        "    worst days by quarantine rate (max 0.05): 2025-03-01 0.8",
+        "    top quarantine reasons (raw.quarantine, exact duplicates excluded): unknown_code on event_type 20",
+        f'    event_type "product_view" 8 rows — map it in {file} (events.event_type)',
+        f'    event_type "catalog" 5 rows — map it in {file} (events.event_type)',
+        f'    event_type "home" 3 rows — map it in {file} (events.event_type)',
+        f'    event_type "cart" 2 rows — map it in {file} (events.event_type)',
+        f'    event_type "promo_page" 2 rows — map it in {file} (events.event_type)',
+        "    rows_validated 1, expectations 2, failed_expectations 1",
+    ]
+
+    _vocabulary(tmp_path, MAPPING)
+    mapped = run_pipeline(settings, DAY, DAY)
+
+    assert mapped.success, mapped.failures
+    assert warehouse_rows(settings, "SELECT count(*) FROM raw.quarantine") == [(0,)]
+    assert warehouse_rows(settings, "SELECT event_type, count(*) FROM raw.events GROUP BY ALL ORDER BY ALL") == [
+        ("add_to_cart", 2),
+        ("login", 5),
+        ("page_view", 18),
+    ]
