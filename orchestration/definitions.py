@@ -16,11 +16,14 @@ from orchestration.resources import RetentionResource
 from orchestration.schedules import build_daily_schedule
 from quality.mart_checks import build_mart_checks
 from quality.outreach_checks import build_outreach_checks
+from retention.landing.vocabulary import load_vocabulary
 from retention.settings import Settings
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
+    # A broken vocabulary file fails here, naming its line, when the code location loads: not mid-run.
+    load_vocabulary(settings.vocabulary_file)
     partitions = daily_partitions(settings)
     dbt_models = build_dbt_assets()
     retrospective = build_retrospective_dbt_assets()

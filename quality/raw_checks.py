@@ -16,6 +16,8 @@ import duckdb
 from retention.landing.contract import Source
 from retention.landing.loader import MANIFEST_TABLE, QUARANTINE_TABLE, raw_table
 from retention.landing.rules import quote_ident
+from retention.landing.unmapped import unmapped_lines, unmapped_values
+from retention.landing.vocabulary import shown_path
 from retention.settings import Settings
 
 if TYPE_CHECKING:
@@ -125,6 +127,13 @@ def evaluate_raw_checks(
     stats_frame = load_stats_frame(con, source, start, end, settings)
     stats = run_suite(f"raw_{source.name}_load_stats", stats_frame, load_stats_suite(settings))
     worst_days = stats_frame.sort_values("quarantine_rate", ascending=False).head(5)
+    unmapped = unmapped_values(con, source, start, end)
+    vocabulary_file = shown_path(settings.vocabulary_file)
+    if unmapped:
+        dg.get_dagster_logger().warning(
+            f"{source.name} {start}..{end}: code values no spelling maps (quarantined as unknown_code):\n  "
+            + "\n  ".join(unmapped_lines(unmapped, vocabulary_file))
+        )
     return [
         suite_check_result(asset_key, VALID_ROWS, rows),
         suite_check_result(
@@ -139,6 +148,9 @@ def evaluate_raw_checks(
             },
             max_quarantine_rate=settings.max_quarantine_rate,
             quarantine_reasons=top_quarantine_reasons(con, source, start, end),
+            # The most frequent values per code column, and the file that maps them (the CLI repeats both).
+            unmapped_values=unmapped,
+            vocabulary_file=vocabulary_file,
         ),
     ]
 

@@ -1,5 +1,5 @@
 """`retention`: generate demo data, run the pipeline without the UI, simulate campaign responses, print the
-landing contract."""
+landing contract, inspect exports before their first load."""
 
 from __future__ import annotations
 
@@ -61,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     contract = commands.add_parser("contract", help="regenerate the contract docs and the contract_codes seed")
     contract.add_argument("--check", action="store_true", help="fail if the committed files are out of date")
 
+    inspect = commands.add_parser(
+        "inspect",
+        help="profile a folder of exports before the first load: encodings, header mapping, the values of "
+        "each code column (and which the vocabulary file does not map yet), rows that would be quarantined",
+    )
+    inspect.add_argument(
+        "path", type=Path, help="a folder laid out like the landing folder, one source's folder, or a file"
+    )
+    inspect.add_argument("--source", default=None, help="the source of PATH's files if its folder names do not say")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "generate":
@@ -82,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         return _writing(settings, args)
     if args.command == "contract":
         return _contract(args.check)
+    if args.command == "inspect":
+        return _inspect(settings, args.path, args.source)
     return 2
 
 
@@ -91,6 +103,7 @@ EXIT_BUSY = 75
 
 def _writing(settings: Settings, args: argparse.Namespace) -> int:
     """`run` and `demo`, holding the warehouse's writer lock throughout (see retention/run_lock.py)."""
+    from retention.landing.vocabulary import VocabularyError
     from retention.run_lock import WarehouseBusy, warehouse_lock
 
     try:
@@ -101,6 +114,9 @@ def _writing(settings: Settings, args: argparse.Namespace) -> int:
     except WarehouseBusy as busy:
         print(f"retention {args.command}: {busy}", file=sys.stderr)
         return EXIT_BUSY
+    except VocabularyError as problem:  # names the file and line; nothing was loaded
+        print(f"retention {args.command}: {problem}", file=sys.stderr)
+        return 2
 
 
 def _generate(
@@ -217,6 +233,18 @@ def _last_loaded_day(settings: Settings):
         return con.execute("SELECT max(landing_date) FROM raw.landed_files").fetchone()[0]
     finally:
         con.close()
+
+
+def _inspect(settings: Settings, path: Path, source: str | None) -> int:
+    from retention.landing.inspect import InspectError, inspect_exports
+    from retention.landing.vocabulary import VocabularyError, load_vocabulary
+
+    try:
+        print(inspect_exports(path, settings, load_vocabulary(settings.vocabulary_file), source).describe())
+    except (InspectError, VocabularyError) as problem:
+        print(f"retention inspect: {problem}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _contract(check: bool) -> int:

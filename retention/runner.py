@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 
 from retention.landing.safe_text import printable
+from retention.landing.unmapped import unmapped_lines
 from retention.run_lock import warehouse_lock
 from retention.settings import Settings
 
@@ -166,7 +167,9 @@ def _dbt_failure_summary(step_key: str, text: str) -> str:
 
 def check_failure_summary(evaluation) -> str:
     """A failed blocking check with what its metadata says: the failed expectations (counts, never
-    the example values), the worst days and, for the quarantine rate, the top quarantine reasons."""
+    the example values), the worst days and, for the quarantine rate, the top quarantine reasons and
+    the code values no spelling maps (escaped; code columns hold no personal data), with the file
+    that maps them."""
     lines = []
     metadata = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
     for failure in metadata.pop("failures", None) or []:
@@ -200,6 +203,10 @@ def check_failure_summary(evaluation) -> str:
             "top quarantine reasons (raw.quarantine, exact duplicates excluded): "
             + ", ".join(f"{reason} {n:,}" for reason, n in reasons.items())
         )
+    unmapped = metadata.pop("unmapped_values", None)
+    vocabulary_file = metadata.pop("vocabulary_file", None)
+    if isinstance(unmapped, dict) and unmapped:
+        lines += unmapped_lines(unmapped, str(vocabulary_file or "the vocabulary file (RETENTION_VOCABULARY_FILE)"))
     numbers = {k: v for k, v in metadata.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if numbers:
         lines.append(", ".join(f"{k} {v:,}" for k, v in numbers.items()))

@@ -32,6 +32,9 @@ class Settings:
     # The win-back campaign the outreach assets build (docs/outreach.md); its staff review file is the
     # file beside it named <stem>.review.csv. The default ships with the repository.
     campaign_file: Path = project_root() / "campaigns" / "winback_2025_autumn.yaml"
+    # The deployment's own spellings of the contract's codes (docs/vocabulary.md), on top of the built-in
+    # aliases of retention/landing/contract.py. The default ships with the repository and maps nothing.
+    vocabulary_file: Path = project_root() / "config" / "vocabulary.yaml"
     # The demo generator's answer key (member personas); never loaded as a feature.
     ground_truth_dir: Path = Path("data/ground_truth")
     timezone: str = "Asia/Shanghai"

@@ -31,6 +31,7 @@ from retention.landing.rules import (
     quote_literal,
 )
 from retention.landing.safe_text import printable
+from retention.landing.vocabulary import load_vocabulary
 from retention.settings import Settings
 
 RAW_SCHEMA = "raw"
@@ -142,7 +143,9 @@ def load_range(
     """Replace the landing days [start, end] of `source` with what is in the landing folder now.
 
     `on_commit(first, last, report)` is called after each batch of days is committed (for progress logs:
-    if the process dies, the days up to the last one reported are loaded)."""
+    if the process dies, the days up to the last one reported are loaded). The deployment's vocabulary file
+    (`settings.vocabulary_file`) is read and checked first: codes spelled its way load as the contract's."""
+    source = load_vocabulary(settings.vocabulary_file).applied_to(source)
     inventory: dict[str, str] = {}
     files = discover(settings.landing_dir, source, start, end, settings=settings, inventory=inventory)
     ensure_tables(con, MEMBERS)
@@ -218,6 +221,14 @@ def _with_lineage(result: ReadResult) -> pl.DataFrame:
 def _load_batch(
     con, source: Source, settings: Settings, results: list[ReadResult], run_id, loaded_at, report: LoadReport
 ):
+    stage_batch(con, source, results)
+    members = f"{RAW_SCHEMA}.members" if source.references_members else None
+    store_batch(con, source, settings, results, run_id, loaded_at, report, members)
+
+
+def stage_batch(con: duckdb.DuckDBPyConnection, source: Source, results: list[ReadResult]) -> None:
+    """The delivered text of the files read, one row per record, in the temp table `_landing_batch`
+    (JSON lines already split into the contract's columns); `store_batch` checks and stores it."""
     text_cols = source.column_names
     csv_frames = [_with_lineage(r) for r in results if r.file.format == "csv"]
     json_frames = [_with_lineage(r) for r in results if r.file.format == "jsonl"]
@@ -257,9 +268,25 @@ def _load_batch(
               )
             )"""
         )
-    checked = checked_rows_sql(
-        source, settings, "_landing_batch", f"{RAW_SCHEMA}.members" if source.references_members else None
-    )
+    for name in ("csv_batch", "json_batch"):
+        con.unregister(name)
+
+
+def store_batch(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    settings: Settings,
+    results: list[ReadResult],
+    run_id: str,
+    loaded_at: datetime,
+    report: LoadReport,
+    members_table: str | None,
+) -> None:
+    """Check the staged `_landing_batch` against the contract (member ids against `members_table`, if
+    given) and store it: valid rows in `raw.<source>`, the others in `raw.quarantine` with their
+    reasons, every file in `raw.landed_files`; counts go to `report`. Drops `_landing_batch`."""
+    text_cols = source.column_names
+    checked = checked_rows_sql(source, settings, "_landing_batch", members_table)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}")
     con.execute(mark_copies_sql(source, "_checked"))
     _mark_conflicts(con, source)
@@ -275,7 +302,8 @@ def _load_batch(
         f"""INSERT INTO {QUARANTINE_TABLE}
         SELECT ?, _checked._landing_date, _source_file, _row_number,
           split_part(reasons[1], '|', 1), nullif(split_part(reasons[1], '|', 2), ''),
-          array_to_string(list_transform(reasons, r -> split_part(r, '|', 3)), '; '),
+          -- Everything after the column: a delivered value may hold a `|` itself.
+          array_to_string(list_transform(reasons, r -> regexp_replace(r, '^[^|]*[|][^|]*[|]', '')), '; '),
           list_transform(reasons, r -> split_part(r, '|', 1)),
           -- The delivered text, kept for quarantined rows only (for all rows it would double a batch's memory).
           coalesce(delivered._raw, CAST(json_object({raw_values}) AS VARCHAR)), ?, ?
@@ -318,8 +346,6 @@ def _load_batch(
         "SELECT split_part(reasons[1], '|', 1), count(*) FROM _checked WHERE len(reasons) > 0 GROUP BY ALL"
     ).fetchall():
         report.reasons[code] += n
-    for name in ("csv_batch", "json_batch"):
-        con.unregister(name)
     con.execute("DROP TABLE _landing_batch")
     con.execute("DROP TABLE _checked")
 

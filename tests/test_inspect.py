@@ -1,0 +1,182 @@
+"""`retention inspect PATH` tells, before the first load, what a load would make of a folder of exports.
+
+Hand-written exports under tmp_path; the expected output is worked out by hand from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from retention.cli import main
+from retention.landing.inspect import InspectError, inspect_exports
+from retention.landing.vocabulary import load_vocabulary
+
+MEMBERS = (
+    "会员号,姓名,手机号,注册时间,更新时间\n"
+    "M1,张三,13800000001,2024-01-02 10:00:00,2025-03-01 08:00:00\n"
+    "M2,李四,13800000002,2024-01-02 10:00:00,2025-03-01 08:00:00\n"
+)
+EVENTS = (
+    "event_id,member_id,event_time,事件类型,platform,page,referrer\n"
+    "E1,M1,2025-03-01 10:00:00,product_view,app,p1,x\n"
+    "E2,M1,2025-03-01 10:00:00,product_view,app,p1,x\n"
+    "E3,M2,2025-03-01 10:00:00,登录,APP,p1,x\n"
+    "E4,M3,2025-03-01 10:00:00,login,app,p1,x\n"  # M3 is not a member
+    "E5,M1,2025-03-01 10:00:00,catalog,,p1,x\n"
+)
+JSON_LINES = (
+    '{"event_id": "J1", "member_id": "M1", "event_time": "2025-03-01 11:00:00", "event_type": "cart", "extra": 1}\n'
+    "not json\n"
+)
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+
+
+@pytest.fixture
+def exports(tmp_path: Path) -> Path:
+    root = tmp_path / "exports"
+    _write(root / "members/members_20250301.csv", MEMBERS, "gb18030")
+    _write(root / "events/2025-03-01/app.csv", EVENTS)
+    _write(root / "events/2025-03-01/web.jsonl", JSON_LINES)
+    _write(root / "events/notes.xlsx", "")
+    _write(root / "events/.DS_Store", "")
+    return root
+
+
+def test_a_landing_folder_is_profiled_with_exact_counts(exports, settings):
+    inspection = inspect_exports(exports, settings, load_vocabulary(settings.vocabulary_file))
+    members, events = inspection.sources
+    assert (members.rows_read, members.rows_quarantined) == (2, 0)
+    assert members.files[0].encoding == "gb18030"
+    assert (events.rows_read, events.rows_quarantined) == (7, 6)
+    assert [(r.code, r.column, r.rows, r.first_file, r.first_record) for r in events.reasons] == [
+        ("unknown_code", "event_type", 4, "events/2025-03-01/app.csv", 1),
+        ("malformed_json", None, 1, "events/2025-03-01/web.jsonl", 2),
+        ("unknown_member", "member_id", 1, "events/2025-03-01/app.csv", 4),
+    ]
+    assert events.unmapped() == {"event_type": ["product_view", "cart", "catalog"]}
+    assert inspection.describe() == "\n".join(
+        [
+            f"Inspecting {exports} against the landing contract, vocabulary config/vocabulary.yaml",
+            "",
+            "members: 1 file(s), 2 rows read",
+            "  members/members_20250301.csv: gb18030, 2 rows, landing date 2025-03-01",
+            "    columns: 会员号 -> member_id, 姓名 -> name, 手机号 -> mobile, 注册时间 -> registered_at, "
+            "更新时间 -> updated_at",
+            "    not delivered: email, gender, birthday, registration_channel, home_store_id, city, paid_level, "
+            "consent_sms, consent_push, consent_phone",
+            "  gender: 1 value(s)",
+            "    (empty) 2 rows",
+            "  registration_channel: 1 value(s)",
+            "    (empty) 2 rows",
+            "  would be quarantined: 0 of 2 rows (0.0%)",
+            "",
+            "events: 3 file(s), 7 rows read",
+            "  events/2025-03-01/app.csv: utf-8, 5 rows, landing date 2025-03-01",
+            "    columns: event_id, member_id, event_time, 事件类型 -> event_type, platform, page",
+            "    not in the contract (ignored): referrer",
+            "    not delivered: benefit_code, dwell_seconds",
+            "  events/2025-03-01/web.jsonl: utf-8, 2 rows, landing date 2025-03-01",
+            "    columns: event_id, member_id, event_time, event_type",
+            "    not in the contract (ignored): extra",
+            "    not delivered: platform, page, benefit_code, dwell_seconds",
+            "  events/notes.xlsx",
+            "    not read: unsupported file type; a load refuses it (deliver CSV or JSON lines)",
+            "  event_type: 5 value(s), 3 unmapped",
+            '    "product_view" 2 rows unmapped',
+            '    "cart" 1 row unmapped',
+            '    "catalog" 1 row unmapped',
+            '    "login" 1 row -> login',
+            '    "登录" 1 row -> login',
+            "  platform: 3 value(s)",
+            '    "app" 3 rows -> app',
+            "    (empty) 2 rows",
+            '    "APP" 1 row -> app',
+            "  would be quarantined: 6 of 7 rows (85.7%), by first reason below",
+            "    unknown_code on event_type: 4 rows (first: events/2025-03-01/app.csv record 1)",
+            "    malformed_json: 1 row (first: events/2025-03-01/web.jsonl record 2)",
+            "    unknown_member on member_id: 1 row (first: events/2025-03-01/app.csv record 4)",
+            "",
+            "Unmapped values, as lines for the vocabulary file (replace <code> by a contract code):",
+            "  events:",
+            "    event_type:",
+            "      <code>: [product_view, cart, catalog]",
+            "To load them, map the 3 unmapped value(s) of events.event_type in config/vocabulary.yaml "
+            "(RETENTION_VOCABULARY_FILE; docs/vocabulary.md).",
+        ]
+    )
+
+
+def test_no_personal_data_reaches_the_output(exports, settings):
+    text = inspect_exports(exports, settings, load_vocabulary(settings.vocabulary_file)).describe()
+    for personal in ("张三", "李四", "13800000001", "13800000002"):
+        assert personal not in text
+
+
+def test_with_a_mapping_file_nothing_is_left_to_map(exports, settings, tmp_path):
+    mapping = tmp_path / "vocabulary.yaml"
+    mapping.write_text(
+        "version: 1\nevents:\n  event_type:\n    page_view: [product_view, catalog]\n    add_to_cart: [cart]\n",
+        encoding="utf-8",
+    )
+    settings = replace(settings, vocabulary_file=mapping)
+    inspection = inspect_exports(exports, settings, load_vocabulary(mapping))
+    events = inspection.sources[1]
+    assert events.unmapped() == {}
+    assert [(v.value, v.rows, v.code) for v in dict(events.values)["event_type"]] == [
+        ("product_view", 2, "page_view"),
+        ("cart", 1, "add_to_cart"),
+        ("catalog", 1, "page_view"),
+        ("login", 1, "login"),
+        ("登录", 1, "login"),
+    ]
+    assert (events.rows_read, events.rows_quarantined) == (7, 2)
+    assert inspection.describe().splitlines()[-1] == f"Every code value is mapped: nothing to add to {mapping}."
+
+
+def test_one_source_folder_or_one_file_alone(exports, settings):
+    vocabulary = load_vocabulary(settings.vocabulary_file)
+    folder = inspect_exports(exports / "events", settings, vocabulary)
+    assert [s.source for s in folder.sources] == ["events"]
+    # Without the member master beside them, member ids are not checked (E4's M3 loads).
+    assert (folder.sources[0].rows_read, folder.sources[0].rows_quarantined) == (7, 5)
+    assert "  member ids not checked: no members files inspected beside these" in folder.describe().splitlines()
+
+    single = inspect_exports(exports / "events/2025-03-01/app.csv", settings, vocabulary)
+    [events] = single.sources
+    assert [f.name for f in events.files] == ["events/2025-03-01/app.csv"]
+    assert (events.rows_read, events.rows_quarantined) == (5, 3)
+
+
+def test_a_file_without_a_date_or_a_known_folder(tmp_path, settings):
+    vocabulary = load_vocabulary(settings.vocabulary_file)
+    loose = tmp_path / "download" / "clicks.csv"
+    _write(loose, EVENTS)
+    with pytest.raises(InspectError, match="cannot tell which source .* name one with --source"):
+        inspect_exports(loose, settings, vocabulary)
+    [events] = inspect_exports(loose, settings, vocabulary, source_name="events").sources
+    assert events.files[0].notes[0].startswith("no landing date in its path: a load refuses it (checked here as")
+    assert (events.rows_read, events.rows_quarantined) == (5, 3)
+
+
+def test_the_command_line(exports, settings, capsys, monkeypatch, tmp_path):
+    assert main(["inspect", str(exports / "events")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == (
+        "To load them, map the 3 unmapped value(s) of events.event_type in config/vocabulary.yaml "
+        "(RETENTION_VOCABULARY_FILE; docs/vocabulary.md)."
+    )
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nevents:\n  event_type:\n    view_item: [x]\n", encoding="utf-8")
+    monkeypatch.setenv("RETENTION_VOCABULARY_FILE", str(broken))
+    assert main(["inspect", str(exports)]) == 2
+    assert capsys.readouterr().err.startswith(f"retention inspect: vocabulary file {broken}, line 4: unknown code")
+    monkeypatch.delenv("RETENTION_VOCABULARY_FILE")
+    assert main(["inspect", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == f"retention inspect: {tmp_path}/nowhere does not exist\n"

@@ -1,0 +1,345 @@
+"""A deployment maps its own code spellings in a YAML file: checked line by line when it is read, applied
+by the loader like the built-in aliases, and named when unmapped values stop a run.
+
+Real files under tmp_path, real DuckDB loads; expected rows and messages are worked out by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from retention.landing.contract import EVENTS, MEMBERS
+from retention.landing.loader import load_range
+from retention.landing.vocabulary import VocabularyError, load_vocabulary
+from retention.settings import Settings, project_root
+from tests.conftest import members_csv
+
+DAY = date(2025, 3, 1)
+HEADER = "event_id,member_id,event_time,event_type,platform,page,dwell_seconds\n"
+MAPPING = """version: 1
+events:
+  event_type:
+    page_view: [product_view, catalog, home, promo_page]
+    add_to_cart: cart
+"""
+
+
+def _vocabulary(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vocabulary.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _problem(tmp_path: Path, text: str) -> str:
+    path = _vocabulary(tmp_path, text)
+    with pytest.raises(VocabularyError) as raised:
+        load_vocabulary(path)
+    return str(raised.value).replace(str(path), "FILE")
+
+
+# ---------------------------------------------------------------- reading the file
+
+
+def test_the_shipped_file_maps_nothing():
+    vocabulary = load_vocabulary(Settings().vocabulary_file)
+    assert Settings().vocabulary_file == project_root() / "config" / "vocabulary.yaml"
+    assert vocabulary.mappings == {}
+    assert vocabulary.applied_to(EVENTS) == EVENTS
+
+
+def test_mapped_spellings_follow_the_built_in_ones(tmp_path):
+    vocabulary = load_vocabulary(_vocabulary(tmp_path, MAPPING))
+    assert vocabulary.mappings == {
+        ("events", "event_type"): {
+            "page_view": ("product_view", "catalog", "home", "promo_page"),
+            "add_to_cart": ("cart",),
+        }
+    }
+    codes = vocabulary.applied_to(EVENTS).column("event_type").codes
+    assert codes["page_view"] == ("浏览", "pageview", "product_view", "catalog", "home", "promo_page")
+    assert codes["add_to_cart"] == ("加购", "cart")
+    assert codes["login"] == ("登录",)
+
+
+def test_values_are_read_as_written_not_as_yaml_types(tmp_path):
+    text = "version: 1\norders:\n  status:\n    paid: [1, yes, 2025-03-01]\n"
+    vocabulary = load_vocabulary(_vocabulary(tmp_path, text))
+    assert vocabulary.mappings == {("orders", "status"): {"paid": ("1", "yes", "2025-03-01")}}
+
+
+def test_an_unknown_code_names_its_line(tmp_path):
+    text = "version: 1\nevents:\n  event_type:\n    view_item: [product_view]\n"
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE, line 4: unknown code `view_item` for events.event_type (codes: login, logout, "
+        "page_view, click, search, add_to_cart, benefit_view, benefit_use, coupon_claim, coupon_redeem, "
+        "points_redeem, share)"
+    )
+
+
+def test_a_value_mapped_twice_names_both_lines(tmp_path):
+    text = MAPPING + "    click: [' Product_View ']\n"
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE, line 6: `Product_View` is mapped twice in events.event_type: "
+        "to `page_view` on line 4 and to `click` here"
+    )
+    again = "version: 1\nevents:\n  event_type:\n    page_view:\n      - home\n      - HOME\n"
+    assert _problem(tmp_path, again) == (
+        "vocabulary file FILE, line 6: `HOME` is mapped to `page_view` twice in events.event_type (first on line 5)"
+    )
+
+
+def test_a_built_in_spelling_of_another_code_cannot_be_mapped(tmp_path):
+    text = "version: 1\nevents:\n  event_type:\n    page_view: [product_view, 登录]\n"
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE, line 4: `登录` already means `login` in events.event_type (a built-in spelling, "
+        "retention/landing/contract.py); it cannot also mean `page_view`"
+    )
+    # The same code's own spelling is harmless: nothing changes.
+    same = "version: 1\nevents:\n  event_type:\n    page_view: [浏览, Page_View]\n"
+    assert load_vocabulary(_vocabulary(tmp_path, same)).mappings == {
+        ("events", "event_type"): {"page_view": ("浏览", "Page_View")}
+    }
+
+
+def test_malformed_yaml_names_the_line_it_breaks_on(tmp_path):
+    text = "version: 1\nevents:\n  event_type:\n    page_view: [product_view, catalog\n    click: [tap]\n"
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE, line 5: not valid YAML: expected ',' or ']', but got ':' "
+        "(while parsing a flow sequence started on line 4)"
+    )
+    assert _problem(tmp_path, "version: 1\nevents:\n\tevent_type: {}\n") == (
+        "vocabulary file FILE, line 3: not valid YAML: found character '\\t' that cannot start any token"
+    )
+
+
+def test_every_problem_of_the_file_is_listed_by_line(tmp_path):
+    text = (
+        "version: 1\n"  # 1
+        "event:\n"  # 2: unknown source
+        "  event_type: {}\n"  # 3
+        "events:\n"  # 4
+        "  page: {x: [y]}\n"  # 5: not a code column
+        "  eventtype: {}\n"  # 6: unknown column
+        "  platform:\n"  # 7
+        "    app: [android, '-', ~]\n"  # 8: two missing values
+        "    web:\n"  # 9
+        "      - {h5: pc}\n"  # 10: not a plain value
+        "events: {}\n"  # 11: a key twice
+    )
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE has 7 problems:\n"
+        "  line 2: unknown source `event` (sources: members, orders, events, tickets, outreach_feedback)\n"
+        "  line 5: `page` of events is not a code column (code columns: event_type, platform)\n"
+        "  line 6: unknown column `eventtype` of events (code columns: event_type, platform)\n"
+        "  line 8: `-` is read as a missing value, so it cannot be mapped to `app`\n"
+        "  line 8: `~` is read as a missing value, so it cannot be mapped to `app`\n"
+        "  line 10: the values mapped to `web` in events.platform must be a list of plain values\n"
+        "  line 11: `events` is given twice in the file (first on line 4)"
+    )
+
+
+def test_the_version_is_required(tmp_path):
+    assert _problem(tmp_path, "events: {}\n") == "vocabulary file FILE, line 1: `version: 1` is missing"
+    assert _problem(tmp_path, "version: 2\n") == (
+        "vocabulary file FILE, line 1: version `2` is not one this pipeline reads (version 1)"
+    )
+    assert _problem(tmp_path, "") == "vocabulary file FILE, line 1: the file is empty; it must start with `version: 1`"
+
+
+def test_a_missing_file_names_the_setting(tmp_path):
+    with pytest.raises(VocabularyError) as raised:
+        load_vocabulary(tmp_path / "nowhere.yaml")
+    assert str(raised.value) == (
+        f"vocabulary file {tmp_path}/nowhere.yaml, the file does not exist (set RETENTION_VOCABULARY_FILE)"
+    )
+
+
+def test_an_offending_value_is_escaped_and_cut(tmp_path):
+    escape = "\\e[2J"  # YAML's escape for ESC: with the 80 letters, values of 84 characters
+    text = (
+        f'version: 1\nevents:\n  event_type:\n    page_view: ["{escape}{"x" * 80}"]\n'
+        f'    click: ["{escape}{"X" * 80}"]\n'
+    )
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE, line 5: `\\x1b[2J" + "X" * 56 + "...(+24 chars)` is mapped twice in "
+        "events.event_type: to `page_view` on line 4 and to `click` here"
+    )
+
+
+def test_the_definitions_refuse_a_broken_file(settings, tmp_path):
+    from orchestration.definitions import build_definitions
+
+    broken = _vocabulary(tmp_path, "version: 1\nevents:\n  event_type:\n    view_item: [product_view]\n")
+    with pytest.raises(VocabularyError, match="line 4: unknown code `view_item`"):
+        build_definitions(replace(settings, vocabulary_file=broken))
+
+
+# ---------------------------------------------------------------- loading with it
+
+
+def _foreign_events(landing) -> None:
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    rows = [
+        "E1,M1,2025-03-01 10:00:00,product_view,app,p1,5",
+        "E2,M1,2025-03-01 10:01:00, Catalog ,app,p2,5",
+        "E3,M1,2025-03-01 10:02:00,cart,app,p3,5",
+        "E4,M1,2025-03-01 10:03:00,login,app,,",
+        "E5,M1,2025-03-01 10:04:00,wishlist,app,p4,5",
+    ]
+    landing.write("events/2025-03-01/app.csv", HEADER + "".join(row + "\n" for row in rows))
+
+
+def _loaded(warehouse) -> list[tuple]:
+    return warehouse.execute("SELECT event_id, event_type FROM raw.events ORDER BY event_id").fetchall()
+
+
+def _quarantined(warehouse) -> list[tuple]:
+    return warehouse.execute(
+        "SELECT row_number, reason_code, reason_detail FROM raw.quarantine WHERE source = 'events' ORDER BY 1"
+    ).fetchall()
+
+
+def test_without_a_mapping_foreign_names_are_unknown_codes(settings, landing, warehouse):
+    _foreign_events(landing)
+    load_range(warehouse, MEMBERS, DAY, DAY, settings)
+    report = load_range(warehouse, EVENTS, DAY, DAY, settings)
+    assert (report.rows_loaded, report.rows_quarantined) == (1, 4)
+    assert _loaded(warehouse) == [("E4", "login")]
+    assert _quarantined(warehouse) == [
+        (1, "unknown_code", 'event_type = "product_view"'),
+        (2, "unknown_code", 'event_type = "Catalog"'),
+        (3, "unknown_code", 'event_type = "cart"'),
+        (5, "unknown_code", 'event_type = "wishlist"'),
+    ]
+
+
+def test_a_mapping_file_loads_them_as_the_contract_codes(settings, landing, warehouse, tmp_path):
+    _foreign_events(landing)
+    settings = replace(settings, vocabulary_file=_vocabulary(tmp_path, MAPPING))
+    load_range(warehouse, MEMBERS, DAY, DAY, settings)
+    report = load_range(warehouse, EVENTS, DAY, DAY, settings)
+    assert (report.rows_loaded, report.rows_quarantined) == (4, 1)
+    assert _loaded(warehouse) == [
+        ("E1", "page_view"),
+        ("E2", "page_view"),
+        ("E3", "add_to_cart"),
+        ("E4", "login"),
+    ]
+    assert _quarantined(warehouse) == [(5, "unknown_code", 'event_type = "wishlist"')]
+
+
+def test_the_loader_checks_the_file_too(settings, landing, warehouse, tmp_path):
+    _foreign_events(landing)
+    broken = _vocabulary(tmp_path, "version: 1\nevents:\n  event_type:\n    page_view: [product_view, click]\n")
+    with pytest.raises(VocabularyError, match="line 4: `click` already means `click`"):
+        load_range(warehouse, EVENTS, DAY, DAY, replace(settings, vocabulary_file=broken))
+
+
+def test_a_value_holding_a_bar_is_kept_whole_in_the_quarantine_detail(settings, landing, warehouse):
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    landing.write("events/2025-03-01/app.csv", HEADER + "E1,M1,2025-03-01 10:00:00,view|item,app,p1,5\n")
+    load_range(warehouse, MEMBERS, DAY, DAY, settings)
+    load_range(warehouse, EVENTS, DAY, DAY, settings)
+    assert _quarantined(warehouse) == [(1, "unknown_code", 'event_type = "view|item"')]
+
+
+def test_unmapped_values_are_counted_per_column_most_frequent_first(settings, landing, warehouse):
+    from retention.landing.unmapped import unmapped_lines, unmapped_values
+
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    rows = [
+        "E1,M1,2025-03-01 10:00:00,tap,android,p,5",  # two unknown codes: counts for both columns
+        "E2,M1,2025-03-01 10:00:00,tap,app,p,5",
+        'E3,M1,2025-03-01 10:00:00,"say ""hi""; bye",app,p,5',  # quotes and "; " inside the value
+        "E4,M1,2025-03-01 10:00:00,swipe,ios,p,5",
+        "E5,M1,2025-03-01 10:00:00,,app,p,5",  # missing, not unknown
+        "E6,M404,2025-03-01 10:00:00,swipe,app,p,-1",  # unknown member and bad dwell time before the code
+        "E7,M1,2025-03-01 10:00:00,zoom\x1b[2J,app,p,5",
+    ]
+    landing.write("events/2025-03-01/app.csv", HEADER + "\n".join(rows) + "\n")
+    # JSON lines may name a column by its alias; the value is trimmed as the loader trims it.
+    landing.write(
+        "events/2025-03-01/app.jsonl",
+        '{"event_id": "J1", "member_id": "M1", "event_time": "2025-03-01 10:00:00", "事件类型": " tap "}\n',
+    )
+    load_range(warehouse, MEMBERS, DAY, DAY, settings)
+    load_range(warehouse, EVENTS, DAY, DAY, settings)
+
+    unmapped = unmapped_values(warehouse, EVENTS, DAY, DAY, per_column=3)
+    assert unmapped == {
+        "events.event_type": {"tap": 3, "swipe": 2, 'say "hi"; bye': 1},
+        "events.platform": {"android": 1, "ios": 1},
+    }
+    assert unmapped_values(warehouse, EVENTS, date(2025, 3, 2), None) == {}
+    every = unmapped_values(warehouse, EVENTS)
+    assert every["events.event_type"] == {"tap": 3, "swipe": 2, 'say "hi"; bye': 1, "zoom\\x1b[2J": 1}
+    assert unmapped_lines(every, "config/vocabulary.yaml") == [
+        'event_type "tap" 3 rows — map it in config/vocabulary.yaml (events.event_type)',
+        'event_type "swipe" 2 rows — map it in config/vocabulary.yaml (events.event_type)',
+        'event_type "say "hi"; bye" 1 row — map it in config/vocabulary.yaml (events.event_type)',
+        'event_type "zoom\\x1b[2J" 1 row — map it in config/vocabulary.yaml (events.event_type)',
+        'platform "android" 1 row — map it in config/vocabulary.yaml (events.platform)',
+        'platform "ios" 1 row — map it in config/vocabulary.yaml (events.platform)',
+    ]
+
+
+# ---------------------------------------------------------------- through the real pipeline
+
+# A day of a retailer's clickstream: 20 of its 25 events use the app's own names.
+CLICKSTREAM = [
+    *(["product_view"] * 8),
+    *(["catalog"] * 5),
+    *(["home"] * 3),
+    *(["cart"] * 2),
+    *(["promo_page"] * 2),
+    *(["login"] * 5),
+]
+
+
+def _clickstream(landing) -> None:
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1", "M2"))
+    rows = [
+        f"E{i:02d},M{i % 2 + 1},2025-03-01 {10 + i // 60:02d}:{i % 60:02d}:00,{name},app,p{i},5"
+        for i, name in enumerate(CLICKSTREAM)
+    ]
+    landing.write("events/2025-03-01/app.csv", HEADER + "\n".join(rows) + "\n")
+
+
+def test_a_foreign_clickstream_fails_naming_its_values_then_loads_through_the_file(settings, landing, tmp_path):
+    from retention.runner import run_pipeline
+    from tests.conftest import warehouse_rows
+
+    _clickstream(landing)
+    settings = replace(settings, vocabulary_file=_vocabulary(tmp_path, "version: 1\n"))
+    file = str(tmp_path / "vocabulary.yaml")
+
+    failed = run_pipeline(settings, DAY, DAY)
+
+    assert not failed.success
+    [summary] = [f for f in failed.failures if f.startswith("check raw/events:gx_quarantine_rate failed")]
+    assert summary.splitlines()[1:] == [
+        "    ERROR expect_column_values_to_be_between on quarantine_rate: 1 unexpected (100.0%)",
+        "    worst days by quarantine rate (max 0.05): 2025-03-01 0.8",
+        "    top quarantine reasons (raw.quarantine, exact duplicates excluded): unknown_code on event_type 20",
+        f'    event_type "product_view" 8 rows — map it in {file} (events.event_type)',
+        f'    event_type "catalog" 5 rows — map it in {file} (events.event_type)',
+        f'    event_type "home" 3 rows — map it in {file} (events.event_type)',
+        f'    event_type "cart" 2 rows — map it in {file} (events.event_type)',
+        f'    event_type "promo_page" 2 rows — map it in {file} (events.event_type)',
+        "    rows_validated 1, expectations 2, failed_expectations 1",
+    ]
+
+    _vocabulary(tmp_path, MAPPING)
+    mapped = run_pipeline(settings, DAY, DAY)
+
+    assert mapped.success, mapped.failures
+    assert warehouse_rows(settings, "SELECT count(*) FROM raw.quarantine") == [(0,)]
+    assert warehouse_rows(settings, "SELECT event_type, count(*) FROM raw.events GROUP BY ALL ORDER BY ALL") == [
+        ("add_to_cart", 2),
+        ("login", 5),
+        ("page_view", 18),
+    ]
