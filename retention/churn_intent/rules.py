@@ -24,6 +24,9 @@ CATEGORIES = (COMPETITOR, NO_LONGER_NEEDED, NONE)
 # even when patterns.yaml is unchanged.
 ENGINE_REVISION = "1"
 
+# The lists a rule may require besides its own match.
+REQUIRABLE = ("rival_mentions", "leaving_reasons")
+_OPTIONAL = ("requires", "unless_staying")
 _TERM = re.compile(r"<([A-Z_]+)>")
 # `\b` in the rules is an ASCII word boundary: in Unicode mode a Chinese character counts as a word
 # character, and "帮我cancel" would have no boundary before "cancel".
@@ -39,8 +42,11 @@ class Rule:
     id: str
     pattern: str
     category: str = NONE
-    # Counts only in a ticket that also mentions a rival ("I'm switching" alone says not where to).
-    requires_rival: bool = False
+    # Counts only in a ticket that also matches this list ("I'm switching" alone says not where to):
+    # "rival_mentions" or "leaving_reasons"; empty: counts alone.
+    requires: str = ""
+    # Silenced in a ticket that says the customer stays ("我还是想在你们这买", "I'd rather buy from you").
+    unless_staying: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class RuleSet:
     negated_intent: tuple[Rule, ...]
     rules: tuple[Rule, ...]
     rival_mentions: tuple[Rule, ...]
+    leaving_reasons: tuple[Rule, ...]
+    staying: tuple[Rule, ...]
     version: str
 
 
@@ -79,6 +87,8 @@ def load_rules(path: Path = PATTERNS_FILE) -> RuleSet:
         negated_intent=_rule_list(_required(sections, "negated_intent", where, root), terms, where, False),
         rules=_rule_list(_required(sections, "rules", where, root), terms, where, True),
         rival_mentions=_rule_list(_required(sections, "rival_mentions", where, root), terms, where, False),
+        leaving_reasons=_rule_list(_required(sections, "leaving_reasons", where, root), terms, where, False),
+        staying=_rule_list(_required(sections, "staying", where, root), terms, where, False),
         version=hashlib.sha256(raw + ENGINE_REVISION.encode()).hexdigest()[:16],
     )
 
@@ -112,9 +122,9 @@ def _rule_list(node: yaml.Node, terms: dict[str, str], where: str, categorised: 
             raise RulesError(f"{where}: line {line}: a rule must be a mapping with id and pattern")
         fields = {key.value: value for key, value in item.value}
         expected = {"id", "pattern", "category"} if categorised else {"id", "pattern"}
-        optional = {"requires_rival"} if categorised else set()
+        optional = set(_OPTIONAL) if categorised else set()
         if not expected <= set(fields) <= expected | optional:
-            names = ", ".join(sorted(expected)) + (" (and optionally requires_rival)" if optional else "")
+            names = ", ".join(sorted(expected)) + (" (and optionally requires, unless_staying)" if optional else "")
             raise RulesError(f"{where}: line {line}: a rule has the fields {names}")
         rule_id = fields["id"].value
         if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z_]+\.[a-z0-9_]+", rule_id):
@@ -127,8 +137,12 @@ def _rule_list(node: yaml.Node, terms: dict[str, str], where: str, categorised: 
             raise RulesError(
                 f"{where}: line {line}: category {printable(category)} is not competitor or no_longer_needed"
             )
-        requires_rival = _flag(fields.get("requires_rival"), where)
-        rules.append(Rule(rule_id, _pattern(fields["pattern"], terms, rule_id, where), category, requires_rival))
+        requires = fields["requires"].value if "requires" in fields else ""
+        if requires not in ("", *REQUIRABLE):
+            choices = ", ".join(REQUIRABLE)
+            raise RulesError(f"{where}: line {line}: requires {printable(requires)} is not one of {choices}")
+        pattern = _pattern(fields["pattern"], terms, rule_id, where)
+        rules.append(Rule(rule_id, pattern, category, requires, _flag(fields.get("unless_staying"), where)))
     if not rules:
         raise RulesError(f"{where}: line {node.start_mark.line + 1}: the list is empty")
     return tuple(rules)
