@@ -80,15 +80,21 @@ def load_rules(path: Path = PATTERNS_FILE) -> RuleSet:
         node = _required(sections, name, where, root)
         return _pattern(node, terms, f"{name}", where)
 
+    # Ids are unique across the lists: the evidence names them.
+    seen: set[str] = set()
+
+    def rule_list(name: str, categorised: bool = False) -> tuple[Rule, ...]:
+        return _rule_list(_required(sections, name, where, root), terms, where, categorised, seen)
+
     return RuleSet(
         question=scalar("question"),
         request=scalar("request"),
         hypothetical=scalar("hypothetical"),
-        negated_intent=_rule_list(_required(sections, "negated_intent", where, root), terms, where, False),
-        rules=_rule_list(_required(sections, "rules", where, root), terms, where, True),
-        rival_mentions=_rule_list(_required(sections, "rival_mentions", where, root), terms, where, False),
-        leaving_reasons=_rule_list(_required(sections, "leaving_reasons", where, root), terms, where, False),
-        staying=_rule_list(_required(sections, "staying", where, root), terms, where, False),
+        negated_intent=rule_list("negated_intent"),
+        rules=rule_list("rules", categorised=True),
+        rival_mentions=rule_list("rival_mentions"),
+        leaving_reasons=rule_list("leaving_reasons"),
+        staying=rule_list("staying"),
         version=hashlib.sha256(raw + ENGINE_REVISION.encode()).hexdigest()[:16],
     )
 
@@ -112,10 +118,12 @@ def _terms(node: yaml.Node | None, where: str) -> dict[str, str]:
     return terms
 
 
-def _rule_list(node: yaml.Node, terms: dict[str, str], where: str, categorised: bool) -> tuple[Rule, ...]:
+def _rule_list(
+    node: yaml.Node, terms: dict[str, str], where: str, categorised: bool, seen: set[str]
+) -> tuple[Rule, ...]:
     if not isinstance(node, yaml.SequenceNode):
         raise RulesError(f"{where}: line {node.start_mark.line + 1}: expected a list of rules")
-    rules, seen = [], set()
+    rules = []
     for item in node.value:
         line = item.start_mark.line + 1
         if not isinstance(item, yaml.MappingNode):
