@@ -23,7 +23,10 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import yaml
+
+from retention.churn_intent import NONE, score
 
 REPO = Path(__file__).resolve().parent.parent
 SQL_FILE = Path(__file__).with_name("floor.sql")
@@ -204,6 +207,10 @@ def run_floor(
             created = _CREATED_TABLE.search(statement.query)
             step = created[1] if created else "settings and macros"
             steps[step] = steps.get(step, 0.0) + time.perf_counter() - step_started
+            if step == "tickets":
+                step_started = time.perf_counter()
+                score_ticket_texts(con)
+                steps["churn_intents"] = time.perf_counter() - step_started
         rows = con.execute("SELECT count(*) FROM floor_member_results").fetchone()[0]
     finally:
         con.close()
@@ -272,6 +279,21 @@ _RESULTS: dict[str, tuple[str, str, str, dict[str, str]]] = {
         },
     ),
 }
+
+
+def score_ticket_texts(con: duckdb.DuckDBPyConnection) -> None:
+    """The temp table churn_intents (content_hash, category) of the distinct texts of `tickets` with churn
+    intent, scored by the pipeline's detector (floor.sql's churn_text reads it)."""
+    texts = con.execute(
+        "SELECT md5(content) AS content_hash, any_value(content) AS content FROM tickets "
+        "WHERE content IS NOT NULL GROUP BY 1"
+    ).pl()
+    scored = texts.select("content_hash", category=score(texts["content"])["category"]).filter(
+        pl.col("category") != NONE
+    )
+    con.register("scored_texts", scored.to_arrow())
+    con.execute("CREATE TEMP TABLE churn_intents AS SELECT * FROM scored_texts")
+    con.unregister("scored_texts")
 
 
 def compare_with_marts(floor_db: Path, warehouse_db: Path) -> dict:

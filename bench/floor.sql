@@ -10,7 +10,7 @@
 --               a link to the landed one except GBK/GB18030 CSVs, transcoded to UTF-8 (DuckDB's CSV
 --               reader takes UTF-8 only without the `encodings` extension, which INSTALL downloads).
 --               That step is part of the floor's measured time.
---   {seeds}     dbt_project/seeds: score bins, tiers, churn keywords and code spellings are data.
+--   {seeds}     dbt_project/seeds: score bins, tiers and code spellings are data.
 --   {as_of}     the as-of day, YYYY-MM-DD.
 --   {timezone}, {max_order_amount}, {max_paid_level}, {max_dwell_seconds}, {earliest_timestamp},
 --   {future_tolerance_days}, {earliest_birthday}: pipeline settings.
@@ -433,7 +433,7 @@ WHERE greatest(landing_date, status_at::DATE, opened_at::DATE) <= DATE '{as_of}'
 QUALIFY row_number() OVER (PARTITION BY ticket_id ORDER BY status_at DESC, landing_date DESC, source_file DESC) = 1;
 
 -- ------------------------------------------------------------------------------------------------
--- Rules kept as data: RFM score cut-offs, tiers, churn keywords.
+-- Rules kept as data: RFM score cut-offs, tiers.
 -- ------------------------------------------------------------------------------------------------
 CREATE TEMP TABLE score_bins AS
 SELECT dimension, score, min_value, max_value
@@ -443,9 +443,9 @@ CREATE TEMP TABLE tiers AS
 SELECT tier, tier_name_zh, tier_rank, min_trailing_spend, min_paid_level
 FROM read_csv('{seeds}/tiers.csv');
 
-CREATE TEMP TABLE churn_keywords AS
-SELECT keyword, category
-FROM read_csv('{seeds}/churn_keywords.csv', all_varchar = true);
+-- Churn intent of each distinct ticket text: floor.py scores the texts of `tickets` with the pipeline's
+-- detector (retention/churn_intent) into the temp table churn_intents (content_hash, category) right
+-- after `tickets` is built; the detector is Python, not SQL, in the floor as in the pipeline.
 
 -- ------------------------------------------------------------------------------------------------
 -- The results: one row per member known at the end of the as-of day. RFM and BTYD columns are NULL
@@ -491,7 +491,7 @@ measured AS (
 churn_text AS (
     SELECT DISTINCT tickets.member_id
     FROM tickets
-    INNER JOIN churn_keywords ON contains(lower(tickets.content), lower(churn_keywords.keyword))
+    INNER JOIN churn_intents ON churn_intents.content_hash = md5(tickets.content)
     WHERE date_diff('day', tickets.opened_at::DATE, DATE '{as_of}') < {risk_text_window_days}
 ),
 

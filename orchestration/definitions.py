@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.evaluation.risk_recovery import risk_recovery_evaluation
 from assets.ingestion.raw_assets import build_raw_assets, landing_specs
+from assets.ingestion.ticket_churn_intent import ticket_churn_intent
 from assets.outreach.winback import WINBACK_BATCHES, winback_batches
 from assets.retrospective.campaign_report import build_campaign_report
 from assets.serving.bi_snapshot import build_bi_snapshot
@@ -34,6 +35,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=[
             *landing_specs(),
             *build_raw_assets(partitions),
+            ticket_churn_intent,
             dbt_models,
             risk_recovery_evaluation,
             winback_batches,

@@ -21,5 +21,6 @@ select
     closed_at,
     satisfaction,
     content,
+    content_hash,
     status_at
 from states

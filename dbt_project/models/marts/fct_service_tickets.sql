@@ -1,5 +1,5 @@
 -- Service tickets as known at the end of the as-of day; the free text stays out of the mart, only
--- the churn keyword it matched (if any) is kept.
+-- the churn intent the detector found in it (if any) and the words that decided it are kept.
 {% set as_of_end = as_of_date() ~ " + interval 1 day" %}
 select
     t.ticket_id,
@@ -11,8 +11,8 @@ select
     t.status in ('resolved', 'closed') as is_resolved,
     date_diff('hour', t.opened_at, coalesce(t.closed_at, {{ as_of_end }})) as hours_open,
     t.satisfaction,
-    k.keyword as churn_keyword,
-    k.category as churn_keyword_category
+    i.category as churn_intent_category,
+    i.evidence as churn_intent_evidence
 from {{ ref('int_tickets__as_of') }} as t
 inner join {{ ref('int_members__as_of') }} as m using (member_id)
-left join {{ ref('int_ticket_churn_keywords') }} as k using (ticket_id, known_from)
+left join {{ ref('int_ticket_churn_intent') }} as i using (ticket_id, known_from)

@@ -17,18 +17,20 @@ members as (
     inner join days using (as_of_date)
 ),
 
+-- The latest ticket in the window whose text (as known that day) carries churn intent: a later ticket
+-- without intent does not hide it.
 churn_text as (
     select
         d.as_of_date,
         t.member_id,
         t.ticket_id,
-        k.keyword,
-        k.category
+        i.evidence,
+        i.category
     from days as d
     inner join {{ ref('int_ticket_states') }} as t
         on {{ known_on('t', 'd.as_of_date') }}
             and date_diff('day', cast(t.opened_at as date), d.as_of_date) < {{ var('risk_text_window_days') }}
-    inner join {{ ref('int_ticket_churn_keywords') }} as k using (ticket_id, known_from)
+    inner join {{ ref('int_ticket_churn_intent') }} as i using (ticket_id, known_from)
     qualify row_number() over (partition by d.as_of_date, t.member_id order by t.opened_at desc, t.ticket_id asc) = 1
 ),
 
@@ -61,7 +63,7 @@ flagged as (
         and date_diff('day', cast(m.last_login_at as date), m.as_of_date) >= {{ var('risk_no_login_days') }}
             as flag_no_login,
         churn_text.ticket_id as churn_text_ticket_id,
-        churn_text.keyword as churn_text_keyword,
+        churn_text.evidence as churn_text_evidence,
         churn_text.category as churn_text_category,
         churn_text.ticket_id is not null as flag_churn_text,
         m.mean_purchase_interval_days as mean_interval_days,

@@ -14,6 +14,9 @@ renamed as (
         ticket_type,
         status,
         {{ redact_contact_details("content") }} as content,
+        -- The key of the text's churn-intent score (signals.ticket_churn_intent), taken before redaction:
+        -- the asset hashes raw.tickets.content with the same md5.
+        md5(content) as content_hash,
         satisfaction,
         _landing_date as landing_date,
         _source_file as source_file,
