@@ -205,6 +205,20 @@ def test_one_weekly_page_per_iso_week_with_numbers_to_date(rendered):
         assert expected in page, expected
 
 
+def test_a_week_the_campaign_no_longer_has_loses_its_page(tmp_path, warehouse_con):
+    """A page left by an earlier render (e.g. as of a later day) for a week the tables no longer have is
+    removed; other files in the folder are not the report's and stay."""
+    weekly = tmp_path / "exports" / "retrospective" / CAMPAIGN / "weekly"
+    weekly.mkdir(parents=True)
+    (weekly / "2025-W40.html").write_text("old numbers", encoding="utf-8")
+    (weekly / "notes.txt").write_text("kept", encoding="utf-8")
+    build_retrospective(warehouse_con)
+    render_campaign_report(warehouse_con, CAMPAIGN, tmp_path / "exports", warn=lambda _: None)
+    assert sorted(path.name for path in weekly.iterdir()) == [
+        "2025-W33.html", "2025-W34.html", "2025-W35.html", "2025-W36.html", "notes.txt",
+    ]  # fmt: skip
+
+
 def test_weekly_trend_as_markdown():
     frame = pl.DataFrame(
         {

@@ -115,6 +115,7 @@ def render_campaign_report(
             weekly_paths.append(
                 write_atomically(directory / "weekly" / f"{plain_name(iso_week, 'ISO week')}.html", page.encode())
             )
+    _remove_stale_weekly_pages(directory / "weekly", weekly_paths)
     table_files = [
         path for table, frame in tables.frames.items() for path in export_table(frame, directory / "tables", table)
     ]
@@ -130,6 +131,16 @@ def render_campaign_report(
         weekly_markdown=weekly_markdown(weekly) if weekly is not None else None,
         weekly_chart_png=weekly_chart(weekly, chart_labels, target, family, small=True) if weekly is not None else None,
     )
+
+
+def _remove_stale_weekly_pages(folder: Path, current: list[Path]) -> None:
+    """A week the campaign no longer has (a run as of an earlier day, a campaign moved) must not leave its
+    page behind, where it would read as today's numbers."""
+    if not folder.is_dir():
+        return
+    for page in folder.glob("*.html"):
+        if page not in current:
+            page.unlink()
 
 
 def _headline_section(headline: Headline | None, tables: RetrospectiveTables) -> str:
