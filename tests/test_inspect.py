@@ -65,19 +65,19 @@ def test_a_landing_folder_is_profiled_with_exact_counts(exports, settings):
         [
             f"Inspecting {exports} against the landing contract, vocabulary config/vocabulary.yaml",
             "",
-            "members: 1 file(s), 2 rows read",
+            "members: 1 file, 2 rows read",
             "  members/members_20250301.csv: gb18030, 2 rows, landing date 2025-03-01",
             "    columns: 会员号 -> member_id, 姓名 -> name, 手机号 -> mobile, 注册时间 -> registered_at, "
             "更新时间 -> updated_at",
             "    not delivered: email, gender, birthday, registration_channel, home_store_id, city, paid_level, "
             "consent_sms, consent_push, consent_phone",
-            "  gender: 1 value(s)",
+            "  gender: 1 value",
             "    (empty) 2 rows",
-            "  registration_channel: 1 value(s)",
+            "  registration_channel: 1 value",
             "    (empty) 2 rows",
             "  would be quarantined: 0 of 2 rows (0.0%)",
             "",
-            "events: 3 file(s), 7 rows read",
+            "events: 3 files, 7 rows read",
             "  events/2025-03-01/app.csv: utf-8, 5 rows, landing date 2025-03-01",
             "    columns: event_id, member_id, event_time, 事件类型 -> event_type, platform, page",
             "    not in the contract (ignored): referrer",
@@ -88,13 +88,13 @@ def test_a_landing_folder_is_profiled_with_exact_counts(exports, settings):
             "    not delivered: platform, page, benefit_code, dwell_seconds",
             "  events/notes.xlsx",
             "    not read: unsupported file type; a load refuses it (deliver CSV or JSON lines)",
-            "  event_type: 5 value(s), 3 unmapped",
+            "  event_type: 5 values, 3 unmapped",
             '    "product_view" 2 rows unmapped',
             '    "cart" 1 row unmapped',
             '    "catalog" 1 row unmapped',
             '    "login" 1 row -> login',
             '    "登录" 1 row -> login',
-            "  platform: 3 value(s)",
+            "  platform: 3 values",
             '    "app" 3 rows -> app',
             "    (empty) 2 rows",
             '    "APP" 1 row -> app',
@@ -106,8 +106,8 @@ def test_a_landing_folder_is_profiled_with_exact_counts(exports, settings):
             "Unmapped values, as lines for the vocabulary file (replace <code> by a contract code):",
             "  events:",
             "    event_type:",
-            "      <code>: [product_view, cart, catalog]",
-            "To load them, map the 3 unmapped value(s) of events.event_type in config/vocabulary.yaml "
+            '      <code>: ["product_view", "cart", "catalog"]',
+            "To load them, map the 3 unmapped values of events.event_type in config/vocabulary.yaml "
             "(RETENTION_VOCABULARY_FILE; docs/vocabulary.md).",
         ]
     )
@@ -129,7 +129,8 @@ def test_with_a_mapping_file_nothing_is_left_to_map(exports, settings, tmp_path)
     inspection = inspect_exports(exports, settings, load_vocabulary(mapping))
     events = inspection.sources[1]
     assert events.unmapped() == {}
-    assert [(v.value, v.rows, v.code) for v in dict(events.values)["event_type"]] == [
+    [event_types] = [v for v in events.values if v.column == "event_type"]
+    assert [(v.value, v.rows, v.code) for v in event_types.top] == [
         ("product_view", 2, "page_view"),
         ("cart", 1, "add_to_cart"),
         ("catalog", 1, "page_view"),
@@ -169,7 +170,7 @@ def test_the_command_line(exports, settings, capsys, monkeypatch, tmp_path):
     assert main(["inspect", str(exports / "events")]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == (
-        "To load them, map the 3 unmapped value(s) of events.event_type in config/vocabulary.yaml "
+        "To load them, map the 3 unmapped values of events.event_type in config/vocabulary.yaml "
         "(RETENTION_VOCABULARY_FILE; docs/vocabulary.md)."
     )
     broken = tmp_path / "broken.yaml"

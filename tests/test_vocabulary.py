@@ -271,12 +271,21 @@ def test_unmapped_values_are_counted_per_column_most_frequent_first(settings, la
 
     unmapped = unmapped_values(warehouse, EVENTS, DAY, DAY, per_column=3)
     assert unmapped == {
-        "events.event_type": {"tap": 3, "swipe": 2, 'say "hi"; bye': 1},
-        "events.platform": {"android": 1, "ios": 1},
+        "events.event_type": [
+            {"value": "tap", "rows": 3},
+            {"value": "swipe", "rows": 2},
+            {"value": 'say "hi"; bye', "rows": 1},
+        ],
+        "events.platform": [{"value": "android", "rows": 1}, {"value": "ios", "rows": 1}],
     }
     assert unmapped_values(warehouse, EVENTS, date(2025, 3, 2), None) == {}
     every = unmapped_values(warehouse, EVENTS)
-    assert every["events.event_type"] == {"tap": 3, "swipe": 2, 'say "hi"; bye': 1, "zoom\\x1b[2J": 1}
+    assert every["events.event_type"] == [
+        {"value": "tap", "rows": 3},
+        {"value": "swipe", "rows": 2},
+        {"value": 'say "hi"; bye', "rows": 1},
+        {"value": "zoom\\x1b[2J", "rows": 1},
+    ]
     assert unmapped_lines(every, "config/vocabulary.yaml") == [
         'event_type "tap" 3 rows — map it in config/vocabulary.yaml (events.event_type)',
         'event_type "swipe" 2 rows — map it in config/vocabulary.yaml (events.event_type)',
@@ -343,3 +352,76 @@ def test_a_foreign_clickstream_fails_naming_its_values_then_loads_through_the_fi
         ("login", 5),
         ("page_view", 18),
     ]
+
+
+# ---------------------------------------------------------------- personal data in a code column
+
+# A shifted export: mobiles, an e-mail address and a name where codes belong. "Home Page" is shaped like a
+# name too, but three members' rows hold it, so it is a word of the export and is shown.
+SHIFTED = [
+    *((f"M{i % 2 + 1}", "product_view", "app") for i in range(8)),
+    ("M1", "Home Page", "app"),
+    ("M2", "Home Page", "app"),
+    ("M3", "Home Page", "app"),
+    ("M1", "13812345678", "app"),
+    ("M2", "zhang.san@example.com", "app"),
+    ("M1", "login", "王小明"),
+    ("M1", "login", "王小明"),
+    *((f"M{i + 1}", "login", "小程序") for i in range(5)),
+]
+PERSONAL = ("13812345678", "zhang.san@example.com", "zhang.san", "王小明")
+
+
+def test_values_like_personal_data_are_counted_not_shown_in_metadata_log_and_summary(settings, landing, tmp_path):
+    import dagster as dg
+
+    from retention.runner import run_pipeline
+
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1", "M2", "M3", "M4", "M5"))
+    rows = [f"E{i:02d},{m},2025-03-01 10:{i:02d}:00,{t},{p},p,5" for i, (m, t, p) in enumerate(SHIFTED)]
+    landing.write("events/2025-03-01/app.csv", HEADER + "\n".join(rows) + "\n")
+    settings = replace(settings, vocabulary_file=_vocabulary(tmp_path, "version: 1\n"))
+    file = str(tmp_path / "vocabulary.yaml")
+    instance = dg.DagsterInstance.ephemeral()
+
+    failed = run_pipeline(settings, DAY, DAY, instance=instance)
+
+    # 15 of the 20 events are quarantined: 8 + 3 + 1 + 1 unknown event types, 2 unknown platforms.
+    record = instance.get_latest_asset_check_evaluation_record(
+        dg.AssetCheckKey(dg.AssetKey(["raw", "events"]), "gx_quarantine_rate")
+    )
+    metadata = record.event.dagster_event.event_specific_data.metadata
+    assert metadata["unmapped_values"].value == {
+        "events.event_type": [
+            {"value": "product_view", "rows": 8},
+            {"value": "Home Page", "rows": 3},
+            {"not_shown": "a phone or ID number", "values": 1, "rows": 1},
+            {"not_shown": "an e-mail address", "values": 1, "rows": 1},
+        ],
+        "events.platform": [{"not_shown": "a personal name", "values": 1, "rows": 2}],
+    }
+    assert metadata["vocabulary_file"].value == file
+    lines = [
+        f'event_type "product_view" 8 rows — map it in {file} (events.event_type)',
+        f'event_type "Home Page" 3 rows — map it in {file} (events.event_type)',
+        "event_type: 1 value like a phone or ID number, 1 row, not shown — a mobile, e-mail or name in a code "
+        "column? check the column mapping of the export (events.event_type)",
+        "event_type: 1 value like an e-mail address, 1 row, not shown — a mobile, e-mail or name in a code "
+        "column? check the column mapping of the export (events.event_type)",
+        "platform: 1 value like a personal name, 2 rows, not shown — a mobile, e-mail or name in a code "
+        "column? check the column mapping of the export (events.platform)",
+    ]
+    messages = [entry.user_message for entry in instance.all_logs(failed.run_id) if entry.user_message]
+    warning = "events 2025-03-01..2025-03-01: code values no spelling maps (quarantined as unknown_code):\n  "
+    assert [m for m in messages if m.startswith(warning)] == [warning + "\n  ".join(lines)]
+    [summary] = [f for f in failed.failures if f.startswith("check raw/events:gx_quarantine_rate failed")]
+    assert summary.splitlines()[1:] == [
+        "    ERROR expect_column_values_to_be_between on quarantine_rate: 1 unexpected (100.0%)",
+        "    worst days by quarantine rate (max 0.05): 2025-03-01 0.75",
+        "    top quarantine reasons (raw.quarantine, exact duplicates excluded): unknown_code on event_type 13, "
+        "unknown_code on platform 2",
+        *(f"    {line}" for line in lines),
+        "    rows_validated 1, expectations 2, failed_expectations 1",
+    ]
+    shown = "\n".join([*messages, *failed.failures, str(metadata["unmapped_values"].value)])
+    assert not [value for value in PERSONAL if value in shown]
