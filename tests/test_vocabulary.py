@@ -159,14 +159,63 @@ def test_a_missing_file_names_the_setting(tmp_path):
 
 
 def test_an_offending_value_is_escaped_and_cut(tmp_path):
-    escape = "\\e[2J"  # YAML's escape for ESC: with the 80 letters, values of 84 characters
+    escape = "\\e[2J"  # YAML's escape for ESC: with the 80 letters, a value of 84 characters
     text = (
         f'version: 1\nevents:\n  event_type:\n    page_view: ["{escape}{"x" * 80}"]\n'
-        f'    click: ["{escape}{"X" * 80}"]\n'
+        f'    click: ["{"Y" * 84}"]\n    search: ["{"y" * 84}"]\n'
     )
     assert _problem(tmp_path, text) == (
-        "vocabulary file FILE, line 5: `\\x1b[2J" + "X" * 56 + "...(+24 chars)` is mapped twice in "
-        "events.event_type: to `page_view` on line 4 and to `click` here"
+        "vocabulary file FILE has 2 problems:\n"
+        "  line 4: `\\x1b[2J" + "x" * 56 + "...(+24 chars)` holds a control or invisible character (shown "
+        "escaped); it cannot be mapped to `page_view`\n"
+        "  line 6: `" + "y" * 60 + "...(+24 chars)` is mapped twice in events.event_type: to `click` on line 5 "
+        "and to `search` here"
+    )
+
+
+def test_a_value_holding_a_control_or_invisible_character_names_its_line(tmp_path):
+    # A NUL would break the loader's SQL; a tab, a line separator or a zero-width space would never match a
+    # delivered value the way it reads (the loader trims spaces only).
+    text = (
+        'version: 1\nevents:\n  event_type:\n    page_view: ["a\\0b", "cart\\t"]\n'
+        '    click: ["x\\u2028y", "\\u200bz"]\n'
+    )
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE has 4 problems:\n"
+        "  line 4: `a\\x00b` holds a control or invisible character (shown escaped); it cannot be mapped to "
+        "`page_view`\n"
+        "  line 4: `cart\\t` holds a control or invisible character (shown escaped); it cannot be mapped to "
+        "`page_view`\n"
+        "  line 5: `x\\u2028y` holds a control or invisible character (shown escaped); it cannot be mapped to "
+        "`click`\n"
+        "  line 5: `\\u200bz` holds a control or invisible character (shown escaped); it cannot be mapped to "
+        "`click`"
+    )
+
+
+def test_values_are_trimmed_as_the_loader_trims_them(tmp_path):
+    import duckdb
+
+    from retention.landing.vocabulary import SPACES
+
+    # What DuckDB's trim() removes, over every code point: exactly SPACES.
+    points = [chr(c) for c in range(1, 0x110000) if not 0xD800 <= c < 0xE000]
+    con = duckdb.connect()
+    trimmed = con.execute("SELECT list(c) FROM (SELECT unnest(?) AS c) WHERE trim(c || 'x') = 'x'", [points]).fetchone()
+    assert sorted(trimmed[0]) == sorted(SPACES)
+    # An ideographic or no-break space is trimmed, so `cart　` and ` cart` are one value.
+    text = 'version: 1\nevents:\n  event_type:\n    add_to_cart: ["cart\\u3000", "\\u00a0CART"]\n'
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE, line 4: `CART` is mapped to `add_to_cart` twice in events.event_type (first on line 4)"
+    )
+    ok = 'version: 1\nevents:\n  event_type:\n    add_to_cart: ["cart\\u3000"]\n'
+    assert load_vocabulary(_vocabulary(tmp_path, ok)).mappings == {("events", "event_type"): {"add_to_cart": ("cart",)}}
+
+
+def test_a_column_named_by_its_alias_names_the_contract_name(tmp_path):
+    assert _problem(tmp_path, "version: 1\nmembers:\n  性别:\n    F: [w]\n") == (
+        "vocabulary file FILE, line 3: unknown column `性别` of members: write it `gender` (the contract's name; "
+        "other spellings name a column in an export only)"
     )
 
 
@@ -237,6 +286,18 @@ def test_the_loader_checks_the_file_too(settings, landing, warehouse, tmp_path):
     broken = _vocabulary(tmp_path, "version: 1\nevents:\n  event_type:\n    page_view: [product_view, click]\n")
     with pytest.raises(VocabularyError, match="line 4: `click` already means `click`"):
         load_range(warehouse, EVENTS, DAY, DAY, replace(settings, vocabulary_file=broken))
+
+
+def test_quotes_backslashes_and_wide_spaces_load_as_mapped(settings, landing, warehouse, tmp_path):
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    rows = ["E1,M1,2025-03-01 10:00:00,it's \\ back,app,p,5", "E2,M1,2025-03-01 10:00:00,cart\u3000,app,p,5"]
+    landing.write("events/2025-03-01/app.csv", HEADER + "\n".join(rows) + "\n")
+    text = 'version: 1\nevents:\n  event_type:\n    page_view: ["it\'s \\\\ back"]\n    add_to_cart: ["\\u3000cart"]\n'
+    settings = replace(settings, vocabulary_file=_vocabulary(tmp_path, text))
+    load_range(warehouse, MEMBERS, DAY, DAY, settings)
+    report = load_range(warehouse, EVENTS, DAY, DAY, settings)
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 0)
+    assert _loaded(warehouse) == [("E1", "page_view"), ("E2", "add_to_cart")]
 
 
 def test_a_value_holding_a_bar_is_kept_whole_in_the_quarantine_detail(settings, landing, warehouse):
