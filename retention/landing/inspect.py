@@ -150,14 +150,15 @@ class Inspection:
         for profile in self.sources:
             columns = [v for v in profile.values if v.unmapped]
             if columns:
-                lines.append(f"  {profile.source}:")
+                lines.append(f"{profile.source}:")  # at the file's top level, as pasted
             for values in columns:
-                lines += [f"    {values.column}:", *(f"      {line}" for line in _paste_lines(values))]
+                lines += [f"  {values.column}:", *(f"    {line}" for line in _paste_lines(values))]
         hidden = sum(h.values for p in self.sources for v in p.values for h in v.not_shown)
         total = sum(unmapped.values()) - hidden
+        mappable = [f"{p.source}.{v.column}" for p in self.sources for v in p.values if v.top_unmapped]
         if total:
             lines.append(
-                f"To load them, map the {_count(total, 'unmapped value')} of {', '.join(unmapped)} in "
+                f"To load them, map the {_count(total, 'unmapped value')} of {', '.join(mappable)} in "
                 f"{self.vocabulary_file} (RETENTION_VOCABULARY_FILE; docs/vocabulary.md)."
             )
         if hidden:
