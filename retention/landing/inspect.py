@@ -75,10 +75,6 @@ class ValueCount:
     rows: int
     code: str | None  # the contract code it loads as; None: unmapped (or empty)
 
-    @property
-    def unmapped(self) -> bool:
-        return self.code is None and self.value is not None
-
     def shown(self) -> str:
         return "(empty)" if self.value is None else f'"{printable(self.value, VALUE_SHOWN_CHARS)}"'
 
@@ -163,8 +159,8 @@ class Inspection:
             )
         if hidden:
             lines.append(
-                f"{_count(hidden, 'unmapped value')} look like a mobile, an e-mail address or a name: check which "
-                "column the export delivers there before mapping anything."
+                f"{_count(hidden, 'unmapped value')} {'looks' if hidden == 1 else 'look'} like a mobile, an e-mail "
+                "address or a name: check which column the export delivers there before mapping anything."
             )
         return "\n".join(lines)
 
@@ -307,7 +303,8 @@ def _file_profile(con, result: ReadResult, source: Source) -> FileProfile:
     delivered = _delivered_names(con, result)
     if result.file.format == "jsonl":
         # The loader reads a JSON key only when it is a column's name or alias exactly (`Event_Type` and
-        # ` platform` are not read), and a key that does not look like a name may be a value (a mobile).
+        # ` platform` are not read), and a key that does not look like a name may be a value (a mobile): it is
+        # shown by the CSV reader's rule for header names.
         names = {name: col.name for col in source.columns for name in col.header_names}
         mapped = [(key, names[key]) for key in delivered if key in names]
         others = [key for key in delivered if key not in names]
