@@ -103,8 +103,9 @@ def _execute(job, instance: dg.DagsterInstance, start: date, end: date, as_of_da
 
 
 # A failure's summary: the first line says what failed, the indented lines below it why. Every line
-# goes through `printable` and none carries a row value: landing errors name the file, position and
-# problem; dbt's messages have their quoted literals masked; check results are counts and codes.
+# goes through `printable` and none carries a row value other than a code value: landing errors name
+# the file, position and problem; dbt's messages have their quoted literals masked; check results are
+# counts, codes and the unmapped code values, those that look like personal data only counted.
 MAX_DETAIL_LINES = 20
 _DBT_ERRORS_HEADER = "Errors parsed from dbt logs:"
 _DBT_FAILING_NODE = re.compile(r"(?:Error|Failure|Warning) in (?:model|test|seed|snapshot|unit_test) ([\w.]+)")
@@ -168,8 +169,8 @@ def _dbt_failure_summary(step_key: str, text: str) -> str:
 def check_failure_summary(evaluation) -> str:
     """A failed blocking check with what its metadata says: the failed expectations (counts, never
     the example values), the worst days and, for the quarantine rate, the top quarantine reasons and
-    the code values no spelling maps (escaped; code columns hold no personal data), with the file
-    that maps them."""
+    the code values no spelling maps, with the file that maps them (escaped and cut; a value that looks
+    like a mobile, an e-mail address or a name is only counted, see retention/landing/unmapped.py)."""
     lines = []
     metadata = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
     for failure in metadata.pop("failures", None) or []:

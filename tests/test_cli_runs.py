@@ -97,7 +97,7 @@ def test_a_failed_quarantine_rate_check_lists_the_top_reasons_with_counts(settin
     )
     assert f"worst days by quarantine rate (max 0.05): {DAY} 0.92" in check
     assert "ERROR expect_column_values_to_be_between on quarantine_rate: 1 unexpected (100.0%)" in check
-    # The unmapped code value with its count and the file that maps it; never a member id.
+    # The unmapped code value is named with the file that maps it; no other value of a row (the member id).
     assert 'event_type "screenshot" 20 rows — map it in config/vocabulary.yaml (events.event_type)' in check
     assert "M404" not in summary
     assert "check raw/members" not in summary  # the members delivery was fine

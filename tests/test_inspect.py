@@ -65,19 +65,19 @@ def test_a_landing_folder_is_profiled_with_exact_counts(exports, settings):
         [
             f"Inspecting {exports} against the landing contract, vocabulary config/vocabulary.yaml",
             "",
-            "members: 1 file(s), 2 rows read",
+            "members: 1 file, 2 rows read",
             "  members/members_20250301.csv: gb18030, 2 rows, landing date 2025-03-01",
             "    columns: 会员号 -> member_id, 姓名 -> name, 手机号 -> mobile, 注册时间 -> registered_at, "
             "更新时间 -> updated_at",
             "    not delivered: email, gender, birthday, registration_channel, home_store_id, city, paid_level, "
             "consent_sms, consent_push, consent_phone",
-            "  gender: 1 value(s)",
+            "  gender: 1 value",
             "    (empty) 2 rows",
-            "  registration_channel: 1 value(s)",
+            "  registration_channel: 1 value",
             "    (empty) 2 rows",
             "  would be quarantined: 0 of 2 rows (0.0%)",
             "",
-            "events: 3 file(s), 7 rows read",
+            "events: 3 files, 7 rows read",
             "  events/2025-03-01/app.csv: utf-8, 5 rows, landing date 2025-03-01",
             "    columns: event_id, member_id, event_time, 事件类型 -> event_type, platform, page",
             "    not in the contract (ignored): referrer",
@@ -88,13 +88,13 @@ def test_a_landing_folder_is_profiled_with_exact_counts(exports, settings):
             "    not delivered: platform, page, benefit_code, dwell_seconds",
             "  events/notes.xlsx",
             "    not read: unsupported file type; a load refuses it (deliver CSV or JSON lines)",
-            "  event_type: 5 value(s), 3 unmapped",
+            "  event_type: 5 values, 3 unmapped",
             '    "product_view" 2 rows unmapped',
             '    "cart" 1 row unmapped',
             '    "catalog" 1 row unmapped',
             '    "login" 1 row -> login',
             '    "登录" 1 row -> login',
-            "  platform: 3 value(s)",
+            "  platform: 3 values",
             '    "app" 3 rows -> app',
             "    (empty) 2 rows",
             '    "APP" 1 row -> app',
@@ -104,10 +104,10 @@ def test_a_landing_folder_is_profiled_with_exact_counts(exports, settings):
             "    unknown_member on member_id: 1 row (first: events/2025-03-01/app.csv record 4)",
             "",
             "Unmapped values, as lines for the vocabulary file (replace <code> by a contract code):",
-            "  events:",
-            "    event_type:",
-            "      <code>: [product_view, cart, catalog]",
-            "To load them, map the 3 unmapped value(s) of events.event_type in config/vocabulary.yaml "
+            "events:",
+            "  event_type:",
+            '    <code>: ["product_view", "cart", "catalog"]',
+            "To load them, map the 3 unmapped values of events.event_type in config/vocabulary.yaml "
             "(RETENTION_VOCABULARY_FILE; docs/vocabulary.md).",
         ]
     )
@@ -129,7 +129,8 @@ def test_with_a_mapping_file_nothing_is_left_to_map(exports, settings, tmp_path)
     inspection = inspect_exports(exports, settings, load_vocabulary(mapping))
     events = inspection.sources[1]
     assert events.unmapped() == {}
-    assert [(v.value, v.rows, v.code) for v in dict(events.values)["event_type"]] == [
+    [event_types] = [v for v in events.values if v.column == "event_type"]
+    assert [(v.value, v.rows, v.code) for v in event_types.top] == [
         ("product_view", 2, "page_view"),
         ("cart", 1, "add_to_cart"),
         ("catalog", 1, "page_view"),
@@ -169,7 +170,7 @@ def test_the_command_line(exports, settings, capsys, monkeypatch, tmp_path):
     assert main(["inspect", str(exports / "events")]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == (
-        "To load them, map the 3 unmapped value(s) of events.event_type in config/vocabulary.yaml "
+        "To load them, map the 3 unmapped values of events.event_type in config/vocabulary.yaml "
         "(RETENTION_VOCABULARY_FILE; docs/vocabulary.md)."
     )
     broken = tmp_path / "broken.yaml"
@@ -180,3 +181,147 @@ def test_the_command_line(exports, settings, capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("RETENTION_VOCABULARY_FILE")
     assert main(["inspect", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err == f"retention inspect: {tmp_path}/nowhere does not exist\n"
+
+
+# ---------------------------------------------------------------- personal data, JSON keys, many values
+
+SHIFTED_MEMBERS = (
+    "会员号,姓名,手机号,性别,注册时间,更新时间\n"
+    "M1,张三,13800000001,13912345678,2024-01-02 10:00:00,2025-03-01 08:00:00\n"
+    "M2,李四,13800000002,女,2024-01-02 10:00:00,2025-03-01 08:00:00\n"
+)
+SHIFTED_EVENTS = (
+    "event_id,member_id,event_time,event_type,platform\n"
+    "E1,M1,2025-03-01 10:00:00,13812345678,app\n"
+    "E2,M1,2025-03-01 10:00:00,138 1234 5679,app\n"
+    "E3,M2,2025-03-01 10:00:00,zhang.san@example.com,app\n"
+    "E4,M1,2025-03-01 10:00:00,login,王小明\n"
+    "E5,M2,2025-03-01 10:00:00,tap,app\n"
+)
+PERSONAL = ("13912345678", "13812345678", "138 1234 5679", "zhang.san", "example.com", "王小明", "张三", "李四")
+
+
+def test_code_values_like_personal_data_are_counted_not_shown(tmp_path, settings, capsys):
+    root = tmp_path / "shifted"
+    _write(root / "members/2025-03-01/crm.csv", SHIFTED_MEMBERS)
+    _write(root / "events/2025-03-01/app.csv", SHIFTED_EVENTS)
+    assert main(["inspect", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert not [value for value in PERSONAL if value in out]
+    lines = out.splitlines()
+    assert lines[lines.index("  gender: 2 values, 1 unmapped") :][:3] == [
+        "  gender: 2 values, 1 unmapped",
+        '    "女" 1 row -> F',
+        "    (1 value like a phone or ID number, 1 row, not shown)",
+    ]
+    assert lines[lines.index("  event_type: 5 values, 4 unmapped") :][:9] == [
+        "  event_type: 5 values, 4 unmapped",
+        '    "login" 1 row -> login',
+        '    "tap" 1 row unmapped',
+        "    (2 values like a phone or ID number, 2 rows, not shown)",
+        "    (1 value like an e-mail address, 1 row, not shown)",
+        "  platform: 2 values, 1 unmapped",
+        '    "app" 4 rows -> app',
+        "    (1 value like a personal name, 1 row, not shown)",
+        "  would be quarantined: 5 of 5 rows (100.0%), by first reason below",
+    ]
+    assert lines[
+        lines.index("Unmapped values, as lines for the vocabulary file (replace <code> by a contract code):") :
+    ] == [
+        "Unmapped values, as lines for the vocabulary file (replace <code> by a contract code):",
+        "members:",
+        "  gender:",
+        "    # 1 value like a phone or ID number, 1 row, not shown: is a column shifted or mis-named?",
+        "events:",
+        "  event_type:",
+        '    <code>: ["tap"]',
+        "    # 2 values like a phone or ID number, 2 rows, not shown: is a column shifted or mis-named?",
+        "    # 1 value like an e-mail address, 1 row, not shown: is a column shifted or mis-named?",
+        "  platform:",
+        "    # 1 value like a personal name, 1 row, not shown: is a column shifted or mis-named?",
+        "To load them, map the 1 unmapped value of events.event_type in config/vocabulary.yaml "
+        "(RETENTION_VOCABULARY_FILE; docs/vocabulary.md).",
+        "5 unmapped values look like a mobile, an e-mail address or a name: check which column the export "
+        "delivers there before mapping anything.",
+    ]
+
+
+def test_json_keys_are_matched_exactly_as_the_loader_reads_them(tmp_path, settings):
+    line = (
+        '{"event_id": "J1", "member_id": "M1", "event_time": "2025-03-01 10:00:00", "Event_Type": "login", '
+        '" platform": "app", "13812345678": "x", "zhang@ex.com": 1, "referrer": "y"}\n'
+    )
+    _write(tmp_path / "events/2025-03-01/web.jsonl", line)
+    inspection = inspect_exports(tmp_path / "events", settings, load_vocabulary(settings.vocabulary_file))
+    [events] = inspection.sources
+    [file] = events.files
+    assert file.columns == ("event_id", "member_id", "event_time")
+    assert file.ignored_columns == (
+        "Event_Type (keys are read exactly: write event_type)",
+        '" platform" (keys are read exactly: write platform)',
+        "referrer",
+        "(2 keys that do not look like names, not shown)",
+    )
+    assert file.missing_columns == ("event_type", "platform", "page", "benefit_code", "dwell_seconds")
+    assert [(r.code, r.column, r.rows) for r in events.reasons] == [("missing_value", "event_type", 1)]
+    text = inspection.describe()
+    assert "13812345678" not in text and "zhang@ex.com" not in text
+
+
+def test_source_on_a_landing_folder_reads_that_source_folder_only(exports, settings):
+    inspection = inspect_exports(exports, settings, load_vocabulary(settings.vocabulary_file), source_name="events")
+    [events] = inspection.sources
+    assert [f.name for f in events.files] == [
+        "events/2025-03-01/app.csv",
+        "events/2025-03-01/web.jsonl",
+        "events/notes.xlsx",
+    ]
+    assert (events.rows_read, events.rows_quarantined) == (7, 5)
+
+
+def test_each_column_lists_its_20_most_frequent_values(tmp_path, settings):
+    # 26 rows: v01 twice, v02..v25 once each, none mapped.
+    names = ["v01", *(f"v{i:02d}" for i in range(1, 26))]
+    rows = "".join(f"E{i},M1,2025-03-01 10:00:00,{name},app\n" for i, name in enumerate(names))
+    _write(tmp_path / "events/2025-03-01/app.csv", "event_id,member_id,event_time,event_type,platform\n" + rows)
+    text = inspect_exports(tmp_path / "events", settings, load_vocabulary(settings.vocabulary_file)).describe()
+    lines = text.splitlines()
+    start = lines.index("  event_type: 25 values, 25 unmapped")
+    assert lines[start : start + 23] == [
+        "  event_type: 25 values, 25 unmapped",
+        '    "v01" 2 rows unmapped',
+        *(f'    "v{i:02d}" 1 row unmapped' for i in range(2, 21)),
+        "    ... 5 more values, 5 rows",
+        "  platform: 1 value",
+    ]
+    values = ", ".join(f'"v{i:02d}"' for i in range(1, 21))
+    assert lines[-4:-1] == [
+        "  event_type:",
+        f"    <code>: [{values}]",
+        "    # and 5 more values, less frequent",
+    ]
+
+
+# Values YAML would read as something else unless quoted; two that differ in case only; a value with a
+# tab and one too long to show are left out of the paste line.
+TRICKY = ["~", "- x", "? x", "#tag", "a: b", 'say "hi"', "it's", "&anchor", "*star", "!bang", "%pct", "Tap", "tap"]
+LEFT_OUT = ["a\tb", "y" * 41]
+
+
+def test_the_paste_lines_load_as_written(tmp_path, settings):
+    cells = [*TRICKY, *LEFT_OUT]
+    quoted = ['"' + v.replace('"', '""') + '"' for v in cells]
+    rows = "".join(f"E{i},M1,2025-03-01 10:00:00,{cell},app\n" for i, cell in enumerate(quoted))
+    _write(tmp_path / "events/2025-03-01/app.csv", "event_id,member_id,event_time,event_type,platform\n" + rows)
+    before = inspect_exports(tmp_path / "events", settings, load_vocabulary(settings.vocabulary_file))
+    lines = before.describe().splitlines()
+    start = lines.index("Unmapped values, as lines for the vocabulary file (replace <code> by a contract code):")
+    pasted = [line.replace("<code>", "page_view") for line in lines[start + 1 : -1]]
+    assert pasted[-1] == "    # 2 values with control characters or over 40 characters"
+    mapping = tmp_path / "vocabulary.yaml"
+    mapping.write_text("version: 1\n" + "\n".join(pasted) + "\n", encoding="utf-8")
+
+    after = inspect_exports(tmp_path / "events", replace(settings, vocabulary_file=mapping), load_vocabulary(mapping))
+    [events] = after.sources
+    assert sorted(events.unmapped()["event_type"]) == sorted(LEFT_OUT)
+    assert (events.rows_read, events.rows_quarantined) == (15, 2)

@@ -159,14 +159,63 @@ def test_a_missing_file_names_the_setting(tmp_path):
 
 
 def test_an_offending_value_is_escaped_and_cut(tmp_path):
-    escape = "\\e[2J"  # YAML's escape for ESC: with the 80 letters, values of 84 characters
+    escape = "\\e[2J"  # YAML's escape for ESC: with the 80 letters, a value of 84 characters
     text = (
         f'version: 1\nevents:\n  event_type:\n    page_view: ["{escape}{"x" * 80}"]\n'
-        f'    click: ["{escape}{"X" * 80}"]\n'
+        f'    click: ["{"Y" * 84}"]\n    search: ["{"y" * 84}"]\n'
     )
     assert _problem(tmp_path, text) == (
-        "vocabulary file FILE, line 5: `\\x1b[2J" + "X" * 56 + "...(+24 chars)` is mapped twice in "
-        "events.event_type: to `page_view` on line 4 and to `click` here"
+        "vocabulary file FILE has 2 problems:\n"
+        "  line 4: `\\x1b[2J" + "x" * 56 + "...(+24 chars)` holds a control or invisible character (shown "
+        "escaped); it cannot be mapped to `page_view`\n"
+        "  line 6: `" + "y" * 60 + "...(+24 chars)` is mapped twice in events.event_type: to `click` on line 5 "
+        "and to `search` here"
+    )
+
+
+def test_a_value_holding_a_control_or_invisible_character_names_its_line(tmp_path):
+    # A NUL would break the loader's SQL; a tab, a line separator or a zero-width space would never match a
+    # delivered value the way it reads (the loader trims spaces only).
+    text = (
+        'version: 1\nevents:\n  event_type:\n    page_view: ["a\\0b", "cart\\t"]\n'
+        '    click: ["x\\u2028y", "\\u200bz"]\n'
+    )
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE has 4 problems:\n"
+        "  line 4: `a\\x00b` holds a control or invisible character (shown escaped); it cannot be mapped to "
+        "`page_view`\n"
+        "  line 4: `cart\\t` holds a control or invisible character (shown escaped); it cannot be mapped to "
+        "`page_view`\n"
+        "  line 5: `x\\u2028y` holds a control or invisible character (shown escaped); it cannot be mapped to "
+        "`click`\n"
+        "  line 5: `\\u200bz` holds a control or invisible character (shown escaped); it cannot be mapped to "
+        "`click`"
+    )
+
+
+def test_values_are_trimmed_as_the_loader_trims_them(tmp_path):
+    import duckdb
+
+    from retention.landing.vocabulary import SPACES
+
+    # What DuckDB's trim() removes, over every code point: exactly SPACES.
+    points = [chr(c) for c in range(1, 0x110000) if not 0xD800 <= c < 0xE000]
+    con = duckdb.connect()
+    trimmed = con.execute("SELECT list(c) FROM (SELECT unnest(?) AS c) WHERE trim(c || 'x') = 'x'", [points]).fetchone()
+    assert sorted(trimmed[0]) == sorted(SPACES)
+    # An ideographic or no-break space is trimmed, so `cart　` and ` cart` are one value.
+    text = 'version: 1\nevents:\n  event_type:\n    add_to_cart: ["cart\\u3000", "\\u00a0CART"]\n'
+    assert _problem(tmp_path, text) == (
+        "vocabulary file FILE, line 4: `CART` is mapped to `add_to_cart` twice in events.event_type (first on line 4)"
+    )
+    ok = 'version: 1\nevents:\n  event_type:\n    add_to_cart: ["cart\\u3000"]\n'
+    assert load_vocabulary(_vocabulary(tmp_path, ok)).mappings == {("events", "event_type"): {"add_to_cart": ("cart",)}}
+
+
+def test_a_column_named_by_its_alias_names_the_contract_name(tmp_path):
+    assert _problem(tmp_path, "version: 1\nmembers:\n  性别:\n    F: [w]\n") == (
+        "vocabulary file FILE, line 3: unknown column `性别` of members: write it `gender` (the contract's name; "
+        "other spellings name a column in an export only)"
     )
 
 
@@ -239,6 +288,18 @@ def test_the_loader_checks_the_file_too(settings, landing, warehouse, tmp_path):
         load_range(warehouse, EVENTS, DAY, DAY, replace(settings, vocabulary_file=broken))
 
 
+def test_quotes_backslashes_and_wide_spaces_load_as_mapped(settings, landing, warehouse, tmp_path):
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
+    rows = ["E1,M1,2025-03-01 10:00:00,it's \\ back,app,p,5", "E2,M1,2025-03-01 10:00:00,cart\u3000,app,p,5"]
+    landing.write("events/2025-03-01/app.csv", HEADER + "\n".join(rows) + "\n")
+    text = 'version: 1\nevents:\n  event_type:\n    page_view: ["it\'s \\\\ back"]\n    add_to_cart: ["\\u3000cart"]\n'
+    settings = replace(settings, vocabulary_file=_vocabulary(tmp_path, text))
+    load_range(warehouse, MEMBERS, DAY, DAY, settings)
+    report = load_range(warehouse, EVENTS, DAY, DAY, settings)
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 0)
+    assert _loaded(warehouse) == [("E1", "page_view"), ("E2", "add_to_cart")]
+
+
 def test_a_value_holding_a_bar_is_kept_whole_in_the_quarantine_detail(settings, landing, warehouse):
     landing.write("members/2025-03-01/crm.csv", members_csv("M1"))
     landing.write("events/2025-03-01/app.csv", HEADER + "E1,M1,2025-03-01 10:00:00,view|item,app,p1,5\n")
@@ -271,12 +332,21 @@ def test_unmapped_values_are_counted_per_column_most_frequent_first(settings, la
 
     unmapped = unmapped_values(warehouse, EVENTS, DAY, DAY, per_column=3)
     assert unmapped == {
-        "events.event_type": {"tap": 3, "swipe": 2, 'say "hi"; bye': 1},
-        "events.platform": {"android": 1, "ios": 1},
+        "events.event_type": [
+            {"value": "tap", "rows": 3},
+            {"value": "swipe", "rows": 2},
+            {"value": 'say "hi"; bye', "rows": 1},
+        ],
+        "events.platform": [{"value": "android", "rows": 1}, {"value": "ios", "rows": 1}],
     }
     assert unmapped_values(warehouse, EVENTS, date(2025, 3, 2), None) == {}
     every = unmapped_values(warehouse, EVENTS)
-    assert every["events.event_type"] == {"tap": 3, "swipe": 2, 'say "hi"; bye': 1, "zoom\\x1b[2J": 1}
+    assert every["events.event_type"] == [
+        {"value": "tap", "rows": 3},
+        {"value": "swipe", "rows": 2},
+        {"value": 'say "hi"; bye', "rows": 1},
+        {"value": "zoom\\x1b[2J", "rows": 1},
+    ]
     assert unmapped_lines(every, "config/vocabulary.yaml") == [
         'event_type "tap" 3 rows — map it in config/vocabulary.yaml (events.event_type)',
         'event_type "swipe" 2 rows — map it in config/vocabulary.yaml (events.event_type)',
@@ -343,3 +413,76 @@ def test_a_foreign_clickstream_fails_naming_its_values_then_loads_through_the_fi
         ("login", 5),
         ("page_view", 18),
     ]
+
+
+# ---------------------------------------------------------------- personal data in a code column
+
+# A shifted export: mobiles, an e-mail address and a name where codes belong. "Home Page" is shaped like a
+# name too, but three members' rows hold it, so it is a word of the export and is shown.
+SHIFTED = [
+    *((f"M{i % 2 + 1}", "product_view", "app") for i in range(8)),
+    ("M1", "Home Page", "app"),
+    ("M2", "Home Page", "app"),
+    ("M3", "Home Page", "app"),
+    ("M1", "13812345678", "app"),
+    ("M2", "zhang.san@example.com", "app"),
+    ("M1", "login", "王小明"),
+    ("M1", "login", "王小明"),
+    *((f"M{i + 1}", "login", "小程序") for i in range(5)),
+]
+PERSONAL = ("13812345678", "zhang.san@example.com", "zhang.san", "王小明")
+
+
+def test_values_like_personal_data_are_counted_not_shown_in_metadata_log_and_summary(settings, landing, tmp_path):
+    import dagster as dg
+
+    from retention.runner import run_pipeline
+
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1", "M2", "M3", "M4", "M5"))
+    rows = [f"E{i:02d},{m},2025-03-01 10:{i:02d}:00,{t},{p},p,5" for i, (m, t, p) in enumerate(SHIFTED)]
+    landing.write("events/2025-03-01/app.csv", HEADER + "\n".join(rows) + "\n")
+    settings = replace(settings, vocabulary_file=_vocabulary(tmp_path, "version: 1\n"))
+    file = str(tmp_path / "vocabulary.yaml")
+    instance = dg.DagsterInstance.ephemeral()
+
+    failed = run_pipeline(settings, DAY, DAY, instance=instance)
+
+    # 15 of the 20 events are quarantined: 8 + 3 + 1 + 1 unknown event types, 2 unknown platforms.
+    record = instance.get_latest_asset_check_evaluation_record(
+        dg.AssetCheckKey(dg.AssetKey(["raw", "events"]), "gx_quarantine_rate")
+    )
+    metadata = record.event.dagster_event.event_specific_data.metadata
+    assert metadata["unmapped_values"].value == {
+        "events.event_type": [
+            {"value": "product_view", "rows": 8},
+            {"value": "Home Page", "rows": 3},
+            {"not_shown": "a phone or ID number", "values": 1, "rows": 1},
+            {"not_shown": "an e-mail address", "values": 1, "rows": 1},
+        ],
+        "events.platform": [{"not_shown": "a personal name", "values": 1, "rows": 2}],
+    }
+    assert metadata["vocabulary_file"].value == file
+    lines = [
+        f'event_type "product_view" 8 rows — map it in {file} (events.event_type)',
+        f'event_type "Home Page" 3 rows — map it in {file} (events.event_type)',
+        "event_type: 1 value like a phone or ID number, 1 row, not shown — a mobile, e-mail or name in a code "
+        "column? check the column mapping of the export (events.event_type)",
+        "event_type: 1 value like an e-mail address, 1 row, not shown — a mobile, e-mail or name in a code "
+        "column? check the column mapping of the export (events.event_type)",
+        "platform: 1 value like a personal name, 2 rows, not shown — a mobile, e-mail or name in a code "
+        "column? check the column mapping of the export (events.platform)",
+    ]
+    messages = [entry.user_message for entry in instance.all_logs(failed.run_id) if entry.user_message]
+    warning = "events 2025-03-01..2025-03-01: code values no spelling maps (quarantined as unknown_code):\n  "
+    assert [m for m in messages if m.startswith(warning)] == [warning + "\n  ".join(lines)]
+    [summary] = [f for f in failed.failures if f.startswith("check raw/events:gx_quarantine_rate failed")]
+    assert summary.splitlines()[1:] == [
+        "    ERROR expect_column_values_to_be_between on quarantine_rate: 1 unexpected (100.0%)",
+        "    worst days by quarantine rate (max 0.05): 2025-03-01 0.75",
+        "    top quarantine reasons (raw.quarantine, exact duplicates excluded): unknown_code on event_type 13, "
+        "unknown_code on platform 2",
+        *(f"    {line}" for line in lines),
+        "    rows_validated 1, expectations 2, failed_expectations 1",
+    ]
+    shown = "\n".join([*messages, *failed.failures, str(metadata["unmapped_values"].value)])
+    assert not [value for value in PERSONAL if value in shown]

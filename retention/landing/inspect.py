@@ -3,12 +3,15 @@
 The files are read by the loader's own reader and checked by the loader's own SQL (`stage_batch`,
 `store_batch`) on a throwaway in-memory DuckDB, so the profile says exactly what a load would
 quarantine. It shows file names, header names, the values of code columns and reason counts; never a
-value of any other column (names, mobiles and ticket texts stay out of the terminal).
+value of any other column (names, mobiles and ticket texts stay out of the terminal). A code value
+that looks like personal data (a shifted column puts mobiles there) is only counted, as in the
+check's metadata (retention/landing/unmapped.py), and each column lists its most frequent values.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +21,7 @@ import duckdb
 import polars as pl
 
 from retention.landing.contract import MEMBERS, SOURCES, Source
+from retention.landing.csv_records import _COLUMN_NAME as COLUMN_NAME
 from retention.landing.errors import LandingFileError
 from retention.landing.files import (
     CSV_SUFFIXES,
@@ -40,10 +44,11 @@ from retention.landing.loader import (
 )
 from retention.landing.rules import cleaned, quote_literal, typed
 from retention.landing.safe_text import printable
+from retention.landing.unmapped import NAME_MIN_MEMBERS, not_shown, personal_data_kind
 from retention.landing.vocabulary import Vocabulary, shown_path
 from retention.settings import Settings
 
-VALUES_SHOWN = 20  # per code column, most frequent first; unmapped values are always counted
+VALUES_SHOWN = 20  # per code column, most frequent first; the others are counted
 VALUE_SHOWN_CHARS = 40
 NAME_SHOWN_CHARS = 64
 
@@ -66,9 +71,32 @@ class FileProfile:
 
 @dataclass(frozen=True)
 class ValueCount:
-    value: str | None  # escaped and cut; None: empty
+    value: str | None  # as delivered, trimmed (escape it to show it); None: empty
     rows: int
     code: str | None  # the contract code it loads as; None: unmapped (or empty)
+
+    def shown(self) -> str:
+        return "(empty)" if self.value is None else f'"{printable(self.value, VALUE_SHOWN_CHARS)}"'
+
+
+@dataclass(frozen=True)
+class NotShown:
+    """Unmapped values that look like personal data: counted, never shown."""
+
+    kind: str  # "a phone or ID number", "an e-mail address", "a personal name"
+    values: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class ColumnValues:
+    column: str
+    distinct: int  # different values, the empty value included
+    unmapped: int  # different unmapped values, those not shown included
+    rows: int
+    top: tuple[ValueCount, ...]  # the VALUES_SHOWN most frequent values that may be shown
+    top_unmapped: tuple[ValueCount, ...]  # the VALUES_SHOWN most frequent unmapped values that may be shown
+    not_shown: tuple[NotShown, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,7 +112,7 @@ class Reason:
 class SourceProfile:
     source: str
     files: tuple[FileProfile, ...]
-    values: tuple[tuple[str, tuple[ValueCount, ...]], ...]  # (code column, its values)
+    values: tuple[ColumnValues, ...]  # per code column delivered
     rows_read: int
     rows_quarantined: int
     days_over_limit: int
@@ -94,13 +122,8 @@ class SourceProfile:
     required: dict[str, bool]  # code column -> required (an empty value is then quarantined)
 
     def unmapped(self) -> dict[str, list[str]]:
-        """column -> its values that no spelling maps."""
-        found = {}
-        for column, counts in self.values:
-            values = [c.value for c in counts if c.code is None and c.value is not None]
-            if values:
-                found[column] = values
-        return found
+        """column -> the most frequent of its values that no spelling maps (not those not shown)."""
+        return {v.column: [c.value for c in v.top_unmapped] for v in self.values if v.top_unmapped}
 
 
 @dataclass(frozen=True)
@@ -114,24 +137,31 @@ class Inspection:
         lines = [f"Inspecting {self.path} against the landing contract, vocabulary {self.vocabulary_file}"]
         for profile in self.sources:
             lines += ["", *_describe_source(profile, self.max_quarantine_rate)]
-        unmapped = {f"{p.source}.{c}": v for p in self.sources for c, v in p.unmapped().items()}
+        unmapped = {f"{p.source}.{v.column}": v.unmapped for p in self.sources for v in p.values if v.unmapped}
         lines.append("")
         if not unmapped:
             lines.append(f"Every code value is mapped: nothing to add to {self.vocabulary_file}.")
             return "\n".join(lines)
         lines.append("Unmapped values, as lines for the vocabulary file (replace <code> by a contract code):")
         for profile in self.sources:
-            if profile.unmapped():
-                lines.append(f"  {profile.source}:")
-            for column, values in profile.unmapped().items():
-                shown = ", ".join(_yaml_value(v) for v in values[:VALUES_SHOWN])
-                more = f"  # and {len(values) - VALUES_SHOWN} more" if len(values) > VALUES_SHOWN else ""
-                lines += [f"    {column}:", f"      <code>: [{shown}]{more}"]
-        total = sum(len(v) for v in unmapped.values())
-        lines.append(
-            f"To load them, map the {total} unmapped value(s) of {', '.join(unmapped)} in {self.vocabulary_file} "
-            "(RETENTION_VOCABULARY_FILE; docs/vocabulary.md)."
-        )
+            columns = [v for v in profile.values if v.unmapped]
+            if columns:
+                lines.append(f"{profile.source}:")  # at the file's top level, as pasted
+            for values in columns:
+                lines += [f"  {values.column}:", *(f"    {line}" for line in _paste_lines(values))]
+        hidden = sum(h.values for p in self.sources for v in p.values for h in v.not_shown)
+        total = sum(unmapped.values()) - hidden
+        mappable = [f"{p.source}.{v.column}" for p in self.sources for v in p.values if v.top_unmapped]
+        if total:
+            lines.append(
+                f"To load them, map the {_count(total, 'unmapped value')} of {', '.join(mappable)} in "
+                f"{self.vocabulary_file} (RETENTION_VOCABULARY_FILE; docs/vocabulary.md)."
+            )
+        if hidden:
+            lines.append(
+                f"{_count(hidden, 'unmapped value')} {'looks' if hidden == 1 else 'look'} like a mobile, an e-mail "
+                "address or a name: check which column the export delivers there before mapping anything."
+            )
         return "\n".join(lines)
 
 
@@ -147,7 +177,8 @@ def inspect_exports(
         raise InspectError(f"unknown source {printable(source_name, 40)!r} (sources: {', '.join(SOURCES)})")
     folders = _source_folders(path, source_name)
     today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
-    con = duckdb.connect(":memory:")
+    # The pipeline's memory limit and temp directory: a large export spills there, not into ./.tmp.
+    con = duckdb.connect(":memory:", config=settings.duckdb_config())
     try:
         ensure_tables(con, MEMBERS)
         members_checked = MEMBERS.name in folders
@@ -172,6 +203,8 @@ def _source_folders(path: Path, source_name: str | None) -> dict[str, tuple[Path
         if name is None:
             raise InspectError(_which_source(path))
         return {name: (root if root is not None and root.name == name else path.parent, [path])}
+    if source_name is not None and path.name != source_name and (path / source_name).is_dir():
+        path = path / source_name  # a landing folder: only that source's folder holds its files
     if source_name is not None or path.name in SOURCES:
         return {source_name or path.name: (path, _files_below(path))}
     found = {name: (path / name, _files_below(path / name)) for name in SOURCES if (path / name).is_dir()}
@@ -223,7 +256,8 @@ def _inspect_source(
     landed.sort(key=lambda f: (f.landing_date, f.relative_path))
     profiles: dict[str, FileProfile] = {}
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _inspect_values (column_name VARCHAR, value VARCHAR, code VARCHAR, n BIGINT)"
+        "CREATE OR REPLACE TEMP TABLE _inspect_values "
+        "(column_name VARCHAR, value VARCHAR, code VARCHAR, n BIGINT, members VARCHAR[])"
     )
     report = LoadReport(source.name, today, today)
     if landed:
@@ -267,13 +301,25 @@ def _inspect_source(
 
 def _file_profile(con, result: ReadResult, source: Source) -> FileProfile:
     delivered = _delivered_names(con, result)
-    aliases = {alias.strip().lower(): col.name for col in source.columns for alias in col.header_names}
-    mapped = [(name, aliases[name.strip().lower()]) for name in delivered if name.strip().lower() in aliases]
-    columns = tuple(printable(name, NAME_SHOWN_CHARS) if name == col else f"{name} -> {col}" for name, col in mapped)
     if result.file.format == "jsonl":
-        ignored = tuple(printable(n, NAME_SHOWN_CHARS) for n in delivered if n.strip().lower() not in aliases)
+        # The loader reads a JSON key only when it is a column's name or alias exactly (`Event_Type` and
+        # ` platform` are not read), and a key that does not look like a name may be a value (a mobile): it is
+        # shown by the CSV reader's rule for header names.
+        names = {name: col.name for col in source.columns for name in col.header_names}
+        mapped = [(key, names[key]) for key in delivered if key in names]
+        others = [key for key in delivered if key not in names]
+        named = [key for key in others if COLUMN_NAME.fullmatch(key.strip())]
+        ignored = tuple(_ignored_key(key, source) for key in named)
+        if len(others) > len(named):
+            ignored += (f"({_count(len(others) - len(named), 'key')} that do not look like names, not shown)",)
     else:  # the reader shows a name only if it looks like one (a file without a header holds data there)
+        aliases = {alias.strip().lower(): col.name for col in source.columns for alias in col.header_names}
+        mapped = [(name, aliases[name.strip().lower()]) for name in delivered if name.strip().lower() in aliases]
         ignored = tuple(result.extra_columns)
+    columns = tuple(
+        printable(name, NAME_SHOWN_CHARS) if name == col else f"{printable(name, NAME_SHOWN_CHARS)} -> {col}"
+        for name, col in mapped
+    )
     given = {col for _, col in mapped}
     return FileProfile(
         printable(result.file.relative_path),
@@ -284,6 +330,15 @@ def _file_profile(con, result: ReadResult, source: Source) -> FileProfile:
         ignored,
         tuple(c.name for c in source.columns if c.name not in given),
     )
+
+
+def _ignored_key(key: str, source: Source) -> str:
+    """An ignored JSON key as shown, and the contract name to write when it is one spelled differently."""
+    shown = printable(key, NAME_SHOWN_CHARS)
+    shown = shown if key == key.strip() else f'"{shown}"'
+    aliases = {alias.strip().lower(): col.name for col in source.columns for alias in col.header_names}
+    meant = aliases.get(key.strip().lower())
+    return f"{shown} (keys are read exactly: write {meant})" if meant else shown
 
 
 def _delivered_names(con, result: ReadResult) -> list[str]:
@@ -306,27 +361,69 @@ def _delivered_names(con, result: ReadResult) -> list[str]:
 
 
 def _count_values(con, source: Source, settings: Settings) -> None:
-    """Each code column's delivered values (trimmed, as checked) in the staged batch, with the code each loads as."""
+    """Each code column's delivered values (trimmed, as checked) in the staged batch, with the code each loads
+    as, its rows and up to NAME_MIN_MEMBERS of the members holding it (enough to tell a name from a word)."""
+    member = cleaned("member_id")
     parts = [
-        f"SELECT {quote_literal(col.name)} AS column_name, v_{col.name} AS value, {typed(col, settings)} AS code "
-        f"FROM (SELECT {cleaned(col.name)} AS v_{col.name} FROM _landing_batch WHERE _malformed IS NULL)"
+        f"SELECT {quote_literal(col.name)} AS column_name, v_{col.name} AS value, {typed(col, settings)} AS code, "
+        f"member FROM (SELECT {cleaned(col.name)} AS v_{col.name}, {member} AS member "
+        "FROM _landing_batch WHERE _malformed IS NULL)"
         for col in source.columns
         if col.type == "code" and not col.pii
     ]
     if parts:
-        con.execute(f"INSERT INTO _inspect_values SELECT *, count(*) FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL")
+        con.execute(
+            "INSERT INTO _inspect_values SELECT column_name, value, code, count(*), "
+            f"list_slice(list(DISTINCT member) FILTER (WHERE member IS NOT NULL), 1, {NAME_MIN_MEMBERS}) "
+            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
+        )
 
 
-def _values(con, source: Source) -> tuple[tuple[str, tuple[ValueCount, ...]], ...]:
-    rows = con.execute(
-        "SELECT column_name, value, code, sum(n)::BIGINT AS n FROM _inspect_values GROUP BY ALL "
-        "ORDER BY column_name, n DESC, value NULLS LAST"
+def _values(con, source: Source) -> tuple[ColumnValues, ...]:
+    """Per code column: counts, the most frequent values and most frequent unmapped values that may be shown,
+    and the unmapped values that look like personal data, counted by kind. Ranked in SQL: a shifted column
+    of mobiles has as many values as rows."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _inspect_judged AS
+        WITH summed AS (
+          SELECT column_name, value, code, sum(n)::BIGINT AS n, len(list_distinct(flatten(list(members)))) AS members
+          FROM _inspect_values GROUP BY ALL
+        )
+        SELECT *, CASE WHEN code IS NULL AND value IS NOT NULL THEN {personal_data_kind("value", "members")} END
+          AS kind
+        FROM summed"""
+    )
+    totals = con.execute(
+        "SELECT column_name, count(*), count(*) FILTER (WHERE code IS NULL AND value IS NOT NULL), sum(n)::BIGINT "
+        "FROM _inspect_judged GROUP BY ALL"
     ).fetchall()
-    by_column: dict[str, list[ValueCount]] = {}
-    for column, value, code, n in rows:
-        shown = None if value is None else printable(value, VALUE_SHOWN_CHARS)
-        by_column.setdefault(column, []).append(ValueCount(shown, n, code))
-    return tuple((c.name, tuple(by_column[c.name])) for c in source.columns if c.name in by_column)
+    top = con.execute(
+        """SELECT column_name, value, code, n,
+          row_number() OVER (PARTITION BY column_name ORDER BY n DESC, value NULLS LAST) <= $shown AS top,
+          row_number() OVER (PARTITION BY column_name, code IS NULL AND value IS NOT NULL ORDER BY n DESC, value)
+            <= $shown AND code IS NULL AND value IS NOT NULL AS top_unmapped
+        FROM _inspect_judged WHERE kind IS NULL
+        QUALIFY top OR top_unmapped
+        ORDER BY column_name, n DESC, value NULLS LAST""",
+        {"shown": VALUES_SHOWN},
+    ).fetchall()
+    hidden = con.execute(
+        "SELECT column_name, kind, count(*), sum(n)::BIGINT FROM _inspect_judged WHERE kind IS NOT NULL "
+        "GROUP BY ALL ORDER BY column_name, 4 DESC, kind"
+    ).fetchall()
+    found = {}
+    for column, distinct, unmapped, rows in totals:
+        listed = [(ValueCount(v, n, code), t, u) for c, v, code, n, t, u in top if c == column]
+        found[column] = ColumnValues(
+            column,
+            distinct,
+            unmapped,
+            rows,
+            tuple(value for value, is_top, _ in listed if is_top),
+            tuple(value for value, _, is_top_unmapped in listed if is_top_unmapped),
+            tuple(NotShown(kind, values, n) for c, kind, values, n in hidden if c == column),
+        )
+    return tuple(found[c.name] for c in source.columns if c.name in found)
 
 
 def _reasons(con, source: Source) -> tuple[Reason, ...]:
@@ -357,37 +454,40 @@ def _days_over_limit(con, source: Source, settings: Settings) -> tuple[int, int]
 
 
 def _describe_source(profile: SourceProfile, limit: float) -> list[str]:
-    lines = [f"{profile.source}: {len(profile.files)} file(s), {profile.rows_read:,} rows read"]
+    lines = [f"{profile.source}: {_count(len(profile.files), 'file')}, {_count(profile.rows_read, 'row')} read"]
     for file in profile.files:
         if file.encoding is None:
             lines.append(f"  {file.name}")
         else:
-            lines.append(f"  {file.name}: {file.encoding}, {file.rows:,} rows, landing date {file.landing_date}")
+            lines.append(
+                f"  {file.name}: {file.encoding}, {_count(file.rows, 'row')}, landing date {file.landing_date}"
+            )
             lines.append(f"    columns: {', '.join(file.columns)}")
             if file.ignored_columns:
                 lines.append(f"    not in the contract (ignored): {', '.join(file.ignored_columns)}")
             if file.missing_columns:
                 lines.append(f"    not delivered: {', '.join(file.missing_columns)}")
         lines += [f"    {note}" for note in file.notes]
-    for column, counts in profile.values:
-        unmapped = [c for c in counts if c.code is None and c.value is not None]
-        heading = f"  {column}: {len(counts)} value(s)"
-        lines.append(heading + (f", {len(unmapped)} unmapped" if unmapped else ""))
-        # The most frequent values, and every unmapped one: each needs a line in the vocabulary file.
-        shown = [c for i, c in enumerate(counts) if i < VALUES_SHOWN or c in unmapped]
-        required = profile.required.get(column, False)
-        for count in shown:
-            value = "(empty)" if count.value is None else f'"{count.value}"'
+    for values in profile.values:
+        heading = f"  {values.column}: {_count(values.distinct, 'value')}"
+        lines.append(heading + (f", {values.unmapped:,} unmapped" if values.unmapped else ""))
+        required = profile.required.get(values.column, False)
+        for count in values.top:
             where = f" -> {count.code}" if count.code else (" unmapped" if count.value is not None else "")
             if count.value is None and required:
                 where = " missing (a required value)"
-            lines.append(f"    {value} {count.rows:,} {'row' if count.rows == 1 else 'rows'}{where}")
-        if len(counts) > len(shown):
-            rest = counts[len(shown) :]
-            lines.append(f"    ... {len(rest)} more value(s), {sum(c.rows for c in rest):,} rows")
+            lines.append(f"    {count.shown()} {_count(count.rows, 'row')}{where}")
+        for hidden in values.not_shown:
+            lines.append(f"    ({not_shown(hidden.kind, hidden.values, hidden.rows)})")
+        more = values.distinct - len(values.top) - sum(h.values for h in values.not_shown)
+        if more:
+            rows = values.rows - sum(c.rows for c in values.top) - sum(h.rows for h in values.not_shown)
+            lines.append(f"    ... {_count(more, 'more value')}, {_count(rows, 'row')}")
     if profile.rows_read:
         share = profile.rows_quarantined / profile.rows_read
-        line = f"  would be quarantined: {profile.rows_quarantined:,} of {profile.rows_read:,} rows ({share:.1%})"
+        line = (
+            f"  would be quarantined: {profile.rows_quarantined:,} of {_count(profile.rows_read, 'row')} ({share:.1%})"
+        )
         if profile.reasons:
             line += ", by first reason below"
         if profile.days_checked:
@@ -399,7 +499,7 @@ def _describe_source(profile: SourceProfile, limit: float) -> list[str]:
     for reason in profile.reasons:
         on = f" on {reason.column}" if reason.column else ""
         lines.append(
-            f"    {reason.code}{on}: {reason.rows:,} {'row' if reason.rows == 1 else 'rows'} "
+            f"    {reason.code}{on}: {_count(reason.rows, 'row')} "
             f"(first: {reason.first_file} record {reason.first_record})"
         )
     if not profile.members_checked:
@@ -407,7 +507,30 @@ def _describe_source(profile: SourceProfile, limit: float) -> list[str]:
     return lines
 
 
-def _yaml_value(value: str) -> str:
-    """A value as it can be pasted into the vocabulary file's flow list."""
-    plain = value and value.strip() == value and not any(ch in value for ch in ":#,[]{}'\"&*!|>%@`\\")
-    return value if plain else "'" + value.replace("'", "''") + "'"
+def _paste_lines(values: ColumnValues) -> list[str]:
+    """The column's unmapped values as a line of the vocabulary file: each value whole, in double quotes (a
+    JSON string is a YAML double-quoted scalar, so `~`, `- x`, `? x`, `#` and quotes all round-trip).
+    Values that differ only in case are one value there, and a value holding a control character or too
+    long to show is left out (the vocabulary file refuses the first; the second is better checked by eye)."""
+    offered, seen, left_out = [], set(), 0
+    for count in values.top_unmapped:
+        if count.value.lower() in seen:
+            continue
+        if printable(count.value, VALUE_SHOWN_CHARS) != count.value:
+            left_out += 1
+            continue
+        seen.add(count.value.lower())
+        offered.append(json.dumps(count.value, ensure_ascii=False))
+    lines = [f"<code>: [{', '.join(offered)}]"] if offered else []
+    more = values.unmapped - len(values.top_unmapped) - sum(h.values for h in values.not_shown)
+    if more:
+        lines.append(f"# and {_count(more, 'more value')}, less frequent")
+    if left_out:
+        lines.append(f"# {_count(left_out, 'value')} with control characters or over {VALUE_SHOWN_CHARS} characters")
+    for hidden in values.not_shown:
+        lines.append(f"# {not_shown(hidden.kind, hidden.values, hidden.rows)}: is a column shifted or mis-named?")
+    return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -2,12 +2,14 @@
 
 The contract's built-in aliases stay the defaults; the vocabulary file adds a retailer's spellings
 (`product_view` for `page_view`) without touching code. Mapped values are matched like the
-built-in ones: trimmed and case-insensitively. The file is checked as a whole when it is read, and
-every problem names its line, so a typo fails when the definitions load, not in the middle of a run.
+built-in ones: trimmed exactly as the loader trims a delivered value, and case-insensitively. The
+file is checked as a whole when it is read, and every problem names its line, so a typo fails when
+the definitions load, not in the middle of a run.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +23,12 @@ from retention.settings import project_root
 
 VERSION = "1"
 SHOWN_CHARS = 60  # of a value or key quoted in an error: the offending value, never more
+# What DuckDB's trim() removes from both ends of a delivered value (rules.cleaned): the Unicode space
+# separators (category Zs), and not tabs or line breaks. tests/test_vocabulary.py checks it against DuckDB.
+SPACES = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+# Characters no mapped value may hold: `safe_text.printable` escapes them, so a value holding one could
+# neither be read back from a message nor pasted, and a NUL breaks the loader's SQL.
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")
 
 
 class VocabularyError(ValueError):
@@ -99,6 +107,11 @@ def load_vocabulary(path: Path) -> Vocabulary:
     return Vocabulary(path, mappings)
 
 
+def trimmed(value: str) -> str:
+    """`value` trimmed as the loader trims a delivered value."""
+    return value.strip(SPACES)
+
+
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
@@ -167,8 +180,16 @@ class _Reader:
     def source(self, source: Source, node: yaml.Node) -> dict[tuple[str, str], dict[str, tuple[str, ...]]]:
         code_columns = [c.name for c in source.columns if c.type == "code"]
         found = {}
+        aliases = {alias.strip().lower(): c.name for c in source.columns for alias in c.header_names}
         for key, value in self.entries(node, f"`{source.name}`"):
-            if key.value not in source.column_names:
+            meant = aliases.get(key.value.strip().lower())
+            if key.value not in source.column_names and meant in code_columns:
+                self.problem(
+                    key,
+                    f"unknown column {_shown(key.value)} of {source.name}: write it `{meant}` (the contract's "
+                    "name; other spellings name a column in an export only)",
+                )
+            elif key.value not in source.column_names:
                 self.problem(
                     key,
                     f"unknown column {_shown(key.value)} of {source.name} (code columns: {_names(code_columns)})",
@@ -186,7 +207,7 @@ class _Reader:
 
     def column(self, source: Source, col: Column, node: yaml.Node) -> dict[str, tuple[str, ...]]:
         where = f"{source.name}.{col.name}"
-        built_in = {s.strip().lower(): code for code, spellings in col.codes.items() for s in (code, *spellings)}
+        built_in = {trimmed(s).lower(): code for code, spellings in col.codes.items() for s in (code, *spellings)}
         mapped: dict[str, tuple[str, int]] = {}  # lowered value -> (code, line) of its first mapping
         codes: dict[str, list[str]] = {}
         for key, value in self.entries(node, f"`{where}`"):
@@ -195,7 +216,8 @@ class _Reader:
                 self.problem(key, f"unknown code {_shown(code)} for {where} (codes: {_names(col.codes)})")
                 continue
             for item in self.values(value, where, code):
-                text, lowered, line = item.value.strip(), item.value.strip().lower(), _line(item)
+                text, line = trimmed(item.value), _line(item)
+                lowered = text.lower()
                 if lowered in mapped:
                     first_code, first_line = mapped[lowered]
                     if first_code == code:
@@ -221,9 +243,15 @@ class _Reader:
         for item in items:
             if not isinstance(item, yaml.ScalarNode):
                 self.problem(item, f"the values mapped to `{code}` in {where} must be a list of plain values")
-            elif item.tag.endswith(":null") or item.value.strip().lower() in NULL_TOKENS:
-                shown = _shown(item.value) if item.value.strip() else "an empty value"
+            elif item.tag.endswith(":null") or trimmed(item.value).lower() in NULL_TOKENS:
+                shown = _shown(item.value) if trimmed(item.value) else "an empty value"
                 self.problem(item, f"{shown} is read as a missing value, so it cannot be mapped to `{code}`")
+            elif any(unicodedata.category(ch) in _INVISIBLE for ch in item.value):
+                self.problem(
+                    item,
+                    f"{_shown(item.value)} holds a control or invisible character (shown escaped); "
+                    f"it cannot be mapped to `{code}`",
+                )
             else:
                 usable.append(item)
         return usable
