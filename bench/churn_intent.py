@@ -3,7 +3,8 @@
 For the dev set (the one the rules are tuned on) and the held-out set (never tuned on), both in
 retention/churn_intent/evaluation/, it prints precision, recall and F1 of churn intent (competitor or
 no_longer_needed against none), each category's precision and recall, the confusion matrix, and the
-tickets per second of each method on TICKETS texts drawn from both sets (real ticket lengths).
+tickets per second of each method by text length: distinct tickets of 50-200 characters, each one labelled
+text among ordinary support sentences (most real tickets carry no churn intent at all).
 
 The baseline is the dictionary the dbt model used before the detector (bench/churn_keywords.csv): a
 ticket whose lower-cased text contains a lower-cased keyword takes that keyword's category, competitor
@@ -13,6 +14,7 @@ winning when both appear.
 from __future__ import annotations
 
 import argparse
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,22 @@ from retention.churn_intent.evaluation import SETS, Figures, figures, load_set
 
 KEYWORDS_FILE = Path(__file__).with_name("churn_keywords.csv")
 DEFAULT_TICKETS = 200_000
+# Sentences of everyday tickets, around the labelled texts in the throughput run.
+ORDINARY = [
+    "订单{n}的配送一直没到，麻烦帮忙查一下物流。",
+    "收到的酸奶已经过期了，请处理一下退款。",
+    "积分怎么兑换优惠券？页面一直加载不出来。",
+    "门店的收银员态度很好，表扬一下。",
+    "发票抬头写错了，需要重新开一张。",
+    "App登录时验证码收不到，换了手机号之后就这样。",
+    "Order {n} arrived with a broken jar of pasta sauce.",
+    "The app keeps logging me out when I open the coupons page.",
+    "Can you tell me when the store on Main Street opens on Sundays?",
+    "I was charged for a bag I did not take, receipt {n}.",
+    "The delivery driver left the parcel at the wrong door.",
+    "Thanks for the quick help with my last order.",
+]
+BANDS = ((50, 100), (100, 150), (150, 200))
 
 
 def keyword_baseline(texts: pl.Series, keywords: pl.DataFrame | None = None) -> pl.Series:
@@ -93,11 +111,29 @@ def main(argv: list[str] | None = None) -> int:
         for method_name, method in METHODS.items():
             print(report(method_name, figures(frame["label"].to_list(), method(frame["text"]).to_list())))
     pool = pl.concat([frame["text"] for frame in sets.values()])
-    texts = pool.sample(args.tickets, with_replacement=True, seed=12)
-    print(f"throughput on {len(texts):,} texts of {texts.str.len_chars().mean():.0f} characters on average:")
-    for method_name, method in METHODS.items():
-        print(f"  {method_name}: {throughput(method, texts):,.0f} tickets/s")
+    for low, high in BANDS:
+        texts = realistic_tickets(pool, args.tickets, low, high)
+        print(
+            f"throughput on {len(texts):,} distinct texts of {low}-{high} characters "
+            f"({texts.str.len_chars().mean():.0f} on average):"
+        )
+        for method_name, method in METHODS.items():
+            print(f"  {method_name}: {throughput(method, texts):,.0f} tickets/s")
     return 0
+
+
+def realistic_tickets(labelled: pl.Series, count: int, low: int, high: int, seed: int = 12) -> pl.Series:
+    """`count` distinct tickets of `low` to `high` characters: one labelled text in every fourth ticket, the
+    rest ordinary support sentences (numbered, so no two tickets are alike), joined until long enough."""
+    rng = random.Random(seed)
+    labelled_texts = labelled.to_list()
+    tickets = []
+    for n in range(count):
+        parts = [rng.choice(labelled_texts)] if n % 4 == 0 else []
+        while sum(map(len, parts)) < low:
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(ORDINARY).format(n=100_000 + n))
+        tickets.append(" ".join(parts)[:high])
+    return pl.Series("text", tickets)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ patterns.yaml by hand, the rules file's errors, and the issue's bar on the held-
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 import pytest
 
@@ -13,10 +15,10 @@ from retention.churn_intent import (
     Verdict,
     classify,
     classify_many,
-    detector_version,
     load_rules,
     score,
 )
+from retention.churn_intent import rules as rules_module
 from retention.churn_intent.evaluation import figures, load_set
 
 C, N = "competitor", "no_longer_needed"
@@ -26,16 +28,17 @@ C, N = "competitor", "no_longer_needed"
     ("text", "category", "evidence"),
     [
         # Paraphrases the keyword dictionary missed.
-        # The first clause decides: a cheaper rival, before "I'll buy there from now on".
-        ("对面那家超市便宜多了，以后我都在那边买了", C, "pattern competitor.rival_is_better: '对面那家超市便宜多了'"),
-        ("以后我都在那边买了", C, "pattern competitor.buy_there_from_now_on: '以后我都在那边买'"),
+        # A cheaper rival alone decides nothing; "I'll buy there from now on" does. The gap's words ("我都")
+        # are not shown.
+        ("对面那家超市便宜多了，以后我都在那边买了", C, "pattern competitor.buy_there_from_now_on: '以后…在那边买'"),
+        ("以后我都在那边买了", C, "pattern competitor.buy_there_from_now_on: '以后…在那边买'"),
         (
             "I'll be getting my groceries at Lidl from now on.",
             C,
-            "pattern competitor.buy_there_from_now_on_en: 'getting my groceries at lidl from now on'",
+            "pattern competitor.buy_there_from_now_on_en: 'getting…at…from now on'",
         ),
-        ("年卡到期就不续了，谢谢", N, "pattern leave.not_renewing_zh: '到期就不续'"),
-        ("Please close my account.", N, "pattern leave.cancel_membership_en: 'close my account'"),
+        ("年卡到期就不续了，谢谢", N, "pattern leave.not_renewing_zh: '到期…不续'"),
+        ("Please close my account.", N, "pattern leave.close_own_account_en: 'close my account'"),
         # A leaving phrase in a ticket naming a rival is a move to that rival; the evidence names both.
         ("盒马更方便，会员不续了", C, "pattern leave.not_renewing_zh: '不续了' + rival.named: '盒马'"),
         # Vague "no use" counts only with a reason for leaving.
@@ -81,16 +84,15 @@ def test_full_width_text_and_line_breaks_are_normalised():
     # Ｃｌｏｓｅ is full width; the line break ends the first sentence, so the question mark of the
     # second does not silence the first.
     assert classify("Ｃｌｏｓｅ ＭＹ ａｃｃｏｕｎｔ\nwhy is the app so slow?") == Verdict(
-        N, "pattern leave.cancel_membership_en: 'close my account'"
+        N, "pattern leave.close_own_account_en: 'close my account'"
     )
 
 
-def test_evidence_masks_long_digit_runs_and_is_cut_in_the_middle():
-    verdict = classify("会员卡12345注销吧")
-    assert verdict == Verdict(N, "pattern leave.membership_cancelled: '会员卡#####注销'")
-    # 45 characters matched: 19 + "…" + 19 are shown.
+def test_evidence_shows_the_trigger_words_only():
+    # The gap [^,日]{0,8} between 会员 and 注销 held "卡12345"; the words between "shop" and "at" are a gap too.
+    assert classify("会员卡12345注销吧") == Verdict(N, "pattern leave.membership_cancelled: '会员…注销'")
     long = classify("I will shop " + "x" * 20 + " at Tesco from now on")
-    assert long.evidence == "pattern competitor.buy_there_from_now_on_en: 'shop xxxxxxxxxxxxxx…t tesco from now on'"
+    assert long.evidence == "pattern competitor.buy_there_from_now_on_en: 'shop…at…from now on'"
 
 
 def test_score_returns_a_frame_in_input_order():
@@ -115,9 +117,10 @@ def test_held_out_set_meets_the_issue_s_bar():
 
 def test_dev_set_meets_the_bar_too():
     dev = load_set("dev")
-    assert dev.height >= 150
+    assert dev.height >= 400
     result = figures(dev["label"].to_list(), score(dev["text"])["category"].to_list())
-    assert (result.precision >= 0.9, result.recall >= 0.8) == (True, True)
+    assert result.precision >= 0.9
+    assert result.recall >= 0.8
 
 
 def test_figures_count_churn_intent_and_each_category():
@@ -140,6 +143,7 @@ terms:
 question: '\\?'
 request: 'please'
 hypothetical: '\\bif\\b'
+triggers: 'bye'
 negated_intent:
   - id: negated.en
     pattern: 'not leaving'
@@ -177,22 +181,33 @@ def test_a_small_rules_file_is_read_with_terms_and_ascii_boundaries(tmp_path):
     ]
 
 
-def test_the_version_follows_the_file(tmp_path):
-    first = load_rules(_write(tmp_path / "a" if (tmp_path / "a").mkdir() is None else tmp_path, RULES)).version
-    (tmp_path / "b").mkdir()
-    changed = load_rules(_write(tmp_path / "b", RULES.replace("'rival'", "'rivals?'"))).version
-    assert len(first) == 16 and first != changed
-    assert detector_version() == load_rules().version
+def test_the_version_follows_the_rules_the_character_map_and_the_code(tmp_path, monkeypatch):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    first = load_rules(_write(tmp_path / "a", RULES)).version
+    assert len(first) == 16
+    assert load_rules(_write(tmp_path / "b", RULES.replace("'rival'", "'rivals?'"))).version != first
+    # The same rules with another Traditional character map.
+    other_map = tmp_path / "traditional_chars.txt"
+    other_map.write_text("會 会\n", encoding="utf-8")
+    assert load_rules(tmp_path / "a" / "patterns.yaml", other_map).version != first
+    # The same rules read by changed code (a copy of detector.py with one more line).
+    detector_copy = tmp_path / "detector.py"
+    detector_copy.write_bytes(rules_module._ENGINE_SOURCES[1].read_bytes() + b"# changed\n")
+    monkeypatch.setattr(rules_module, "_ENGINE_SOURCES", (rules_module._ENGINE_SOURCES[0], detector_copy))
+    load_rules.cache_clear()
+    assert load_rules(tmp_path / "a" / "patterns.yaml").version != first
+    load_rules.cache_clear()
 
 
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (("'\\bbye <SHOP>\\b'", "'bye ('"), "line 12: the pattern of leave.bye does not compile"),
-        (("<SHOP>", "<PLACE>"), "line 12: leave.bye uses the unknown term <PLACE>"),
-        (("category: no_longer_needed", "category: maybe"), "line 10: category maybe is not competitor"),
-        (("id: leave.bye", "id: leave"), "line 10: the id leave is not `group.name`"),
-        (("id: reason.any", "id: rival.any"), "line 17: the id rival.any is used twice"),
+        (("'\\bbye <SHOP>\\b'", "'bye ('"), "line 13: the pattern of leave.bye does not compile"),
+        (("<SHOP>", "<PLACE>"), "line 13: leave.bye uses the unknown term <PLACE>"),
+        (("category: no_longer_needed", "category: maybe"), "line 11: category maybe is not competitor"),
+        (("id: leave.bye", "id: leave"), "line 11: the id leave is not `group.name`"),
+        (("id: reason.any", "id: rival.any"), "line 18: the id rival.any is used twice"),
         (("staying:\n  - id: staying.any\n    pattern: 'staying'\n", ""), "line 1: the section `staying` is missing"),
     ],
 )
@@ -201,3 +216,107 @@ def test_a_broken_rules_file_names_the_line(tmp_path, change, problem):
     with pytest.raises(RulesError) as error:
         load_rules(path)
     assert str(error.value).startswith(f"{path}: {problem}")
+
+
+# ---------------------------------------------------------------- the review's examples (also in dev.csv)
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "evidence"),
+    [
+        # A: a name inside a leaving phrase is a gap: only the rule's words are shown.
+        ("注销王秀英的会员卡", N, "pattern leave.cancel_membership: '注销…会员'"),
+        ("cancel john smith's membership", N, "pattern leave.cancel_membership_en: 'cancel …membership'"),
+        # B: a comparison alone is not leaving.
+        ("Aldi is cheaper for milk, can you look at your prices", NONE, ""),
+        ("隔壁超市的鸡蛋更便宜，你们能不能也降点价", NONE, ""),
+        ("别家都有免费停车，你们太麻烦了", NONE, ""),
+        ("同事推荐了山姆的坚果，你们有没有同款", NONE, ""),
+        # C: a bank card, a duplicate account, a newsletter, a double charge, a fitter, a late order, a
+        # billing question, a card balance; 全家 is the whole family, not FamilyMart.
+        ("请帮我解除绑定的银行卡", NONE, ""),
+        ("旧账号注销，保留新的", NONE, ""),
+        ("remove the expired card from my account", NONE, ""),
+        ("cancel my newsletter subscription", NONE, ""),
+        ("close my old account, I made a duplicate", NONE, ""),
+        ("Stop charging me twice", NONE, ""),
+        ("安装师傅今天不来了", NONE, ""),
+        ("最后一单还没到", NONE, ""),
+        ("为什么不续费也扣了钱", NONE, ""),
+        ("退卡里的余额", NONE, ""),
+        ("我们全家搬去深圳了，会员不续了", N, "pattern leave.not_renewing_zh: '不续了'"),
+        # C: someone else's move, a plan given up, a rival in a negated clause.
+        ("My neighbour switched to Tesco and regretted it", NONE, ""),
+        ("I was going to switch to Tesco but your new offers changed my mind", NONE, ""),
+        ("本来想退卡的，店长帮我解决了问题，先不退了", NONE, ""),
+        (
+            "I am not switching to Tesco. Please cancel my membership, we are moving abroad",
+            N,
+            "pattern leave.cancel_membership: 'cancel…membership'",
+        ),
+        # D: Traditional characters, clauses split at a space, paraphrases.
+        ("會員卡到期不續了，以後去別家買", C, "pattern leave.not_renewing_zh: '到期不续' + rival.elsewhere: '别家'"),
+        ("請幫我註銷會員，謝謝", N, "pattern leave.cancel_membership: '注销会员'"),
+        ("不打算续费了 帮我注销", N, "pattern leave.not_renewing_zh: '不打算续费'"),
+        ("明年不打算续了 想退卡", N, "pattern leave.not_renewing_zh: '不打算续了'"),
+        ("I'm done shopping here.", N, "pattern leave.not_coming_back_en: 'i'm done shopping here'"),
+        ("以后不去你们店了", N, "pattern leave.not_coming_back_zh: '不去你们店了'"),
+        ("以后不在你们这下单了", N, "pattern leave.not_coming_back_zh: '不在你们…下单了'"),
+        ("会员不办了", N, "pattern leave.membership_cancelled: '会员不办了'"),
+        (
+            "I won't be needing my membership any more.",
+            N,
+            "pattern leave.no_longer_need_membership_en: 'won't be needing my membership'",
+        ),
+        ("I want to give up my card.", N, "pattern leave.close_own_account_en: 'give up my card'"),
+        (
+            "I've joined BJ's, so this will be my last order with you",
+            C,
+            "pattern leave.not_coming_back_en: 'this will be my last order' + rival.named: 'bj's'",
+        ),
+        (
+            "We moved to a different city, please cancel my membership",
+            N,
+            "pattern leave.cancel_membership: 'cancel…membership'",
+        ),
+    ],
+)
+def test_the_review_s_examples(text, category, evidence):
+    assert classify(text) == Verdict(category, evidence)
+
+
+CONTACTS = [
+    "13812345678",
+    "138 1234 5678",
+    "+86 138-1234-5678",
+    "0161 496 0000",
+    "(415) 555 0134",
+    "415-555-0134",
+    "jane.doe@example.com",
+    "王秀英",
+    "John Smith",
+    "身份证110101199003071234",
+]
+
+
+def test_contact_details_inserted_anywhere_never_reach_the_evidence():
+    # Each contact detail inserted at every 3rd position of every labelled churn text: the evidence
+    # carries no 3 digits in a row, no @, and not the name.
+    churn = pl.concat([load_set(name) for name in ("dev", "heldout")]).filter(pl.col("label") != NONE)["text"]
+    texts = [
+        text[:at] + f" {contact} " + text[at:]
+        for text in churn.to_list()
+        for contact in CONTACTS
+        for at in range(0, len(text) + 1, 3)
+    ]
+    evidence = score(pl.Series(texts))["evidence"]
+    assert len(texts) > 20_000
+    assert evidence.str.contains("王秀英|john|smith|@|[0-9]{3}").sum() == 0
+
+
+def test_the_first_pass_skips_no_ticket_a_rule_would_match():
+    # The same verdicts with the trigger words and with a first pass letting every text through.
+    rules = load_rules()
+    texts = pl.concat([load_set(name)["text"] for name in ("dev", "heldout")])
+    everything = dataclasses.replace(rules, triggers=".|^")
+    assert score(texts, rules).equals(score(texts, everything))

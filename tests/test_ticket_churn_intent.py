@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from assets.ingestion.ticket_churn_intent import TICKET_CHURN_INTENT, score_new_texts
+from retention.churn_intent import detector_version
 from retention.runner import run_pipeline
 from tests.test_pipeline import D1, D2, _two_days
 
@@ -56,6 +57,12 @@ def test_each_text_is_scored_once_per_version(tmp_path):
     assert con.execute("SELECT detector_version, count(*) FROM signals.ticket_churn_intent GROUP BY 1").fetchall() == [
         ("v2", 4)
     ]
+    # A text no longer delivered keeps no score of an older version: v3 scores 3 texts and drops "谢谢".
+    con.execute("DELETE FROM raw.tickets WHERE ticket_id = 'T6'")
+    assert score_new_texts(con, "v3") == {"competitor": 1, "no_longer_needed": 1, "none": 1}
+    assert con.execute("SELECT detector_version, count(*) FROM signals.ticket_churn_intent GROUP BY 1").fetchall() == [
+        ("v3", 3)
+    ]
 
 
 def test_duckdb_md5_is_the_md5_of_the_utf8_text(tmp_path):
@@ -66,9 +73,15 @@ def test_duckdb_md5_is_the_md5_of_the_utf8_text(tmp_path):
 
 
 def test_the_pipeline_scores_ticket_texts_and_the_marts_carry_the_evidence(settings, landing):
-    # The two days of test_pipeline (T1 on day 1: "别家更便宜，请回电 <mobile> 或 <email>", member M2), plus two
-    # tickets of M1 on day 2: one not renewing (with a phone number), one without intent.
+    # The two days of test_pipeline, with T1 (day 1, member M2) leaving for a cheaper rival: a comparison
+    # alone ("别家更便宜") is not leaving. Plus two tickets of M1 on day 2: one not renewing (with a phone
+    # number), one without intent.
     _two_days(landing)
+    landing.write(
+        "tickets/2025-03-01/cs.csv",
+        "ticket_id,member_id,opened_at,ticket_type,status,content\n"
+        "T1,M2,2025-03-01 12:00:00,投诉,处理中,别家更便宜，以后去别家买了，请回电 13912345678 或 a.b@example.com\n",
+    )
     landing.write(
         "tickets/2025-03-02/cs.csv",
         "ticket_id,member_id,opened_at,ticket_type,status,content\n"
@@ -88,7 +101,8 @@ def test_the_pipeline_scores_ticket_texts_and_the_marts_carry_the_evidence(setti
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
         tickets = con.execute(
-            "SELECT ticket_id, churn_intent_category, churn_intent_evidence FROM marts.fct_service_tickets "
+            "SELECT ticket_id, churn_intent_category, churn_intent_evidence, churn_intent_detector_version "
+            "FROM marts.fct_service_tickets "
             "ORDER BY ticket_id"
         ).fetchall()
         flagged = con.execute(
@@ -97,14 +111,15 @@ def test_the_pipeline_scores_ticket_texts_and_the_marts_carry_the_evidence(setti
         ).fetchall()
     finally:
         con.close()
+    version = detector_version()
     assert tickets == [
-        ("T1", "competitor", "pattern competitor.rival_is_better: '别家更便宜'"),
-        ("T2", "no_longer_needed", "pattern leave.not_renewing_zh: '到期不续'"),
-        ("T3", None, None),
+        ("T1", "competitor", "pattern competitor.buy_there_from_now_on: '以后去别家买'", version),
+        ("T2", "no_longer_needed", "pattern leave.not_renewing_zh: '到期不续'", version),
+        ("T3", None, None, None),
     ]
     # M1's later ticket T3 carries no intent: the flag's evidence is T2.
     assert flagged == [
-        ("T1", "competitor", "pattern competitor.rival_is_better: '别家更便宜'"),
+        ("T1", "competitor", "pattern competitor.buy_there_from_now_on: '以后去别家买'"),
         ("T2", "no_longer_needed", "pattern leave.not_renewing_zh: '到期不续'"),
     ]
 

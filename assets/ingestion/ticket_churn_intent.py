@@ -47,7 +47,8 @@ GROUP BY 1
 
 def score_new_texts(con: duckdb.DuckDBPyConnection, version: str | None = None) -> dict[str, int]:
     """Score the texts of raw.tickets not yet scored under `version` (default: the detector's) into
-    signals.ticket_churn_intent, replacing older versions' rows; the count of texts scored per category."""
+    signals.ticket_churn_intent, replacing older versions' rows, and drop the rows of other versions left
+    (texts no longer delivered); the count of texts scored per category."""
     version = version or detector_version()
     con.execute(_CREATE)
     counts = dict.fromkeys(CATEGORIES, 0)
@@ -59,6 +60,9 @@ def score_new_texts(con: duckdb.DuckDBPyConnection, version: str | None = None) 
             _write_scores(con, pl.from_arrow(batch), version, scored_at, counts)
     finally:
         reading.close()
+    # Every text still delivered now has a row of this version; a row of another version is a text no longer
+    # delivered, whose old verdict must not outlive the rules that made it.
+    con.execute("DELETE FROM signals.ticket_churn_intent WHERE detector_version <> ?", [version])
     return counts
 
 

@@ -1,6 +1,7 @@
 """Churn intent in service-ticket text (flag 3 of the brief): competitor, no_longer_needed or none.
 
-The rules are data (patterns.yaml); DETECTOR_VERSION changes with them, so the pipeline re-scores every
+The rules are data (patterns.yaml, traditional_chars.txt); DETECTOR_VERSION changes with them and with the
+code reading them, so the pipeline re-scores every
 text when they change. Measured against the keyword dictionary it replaces by `make bench-churn-intent`.
 """
 
@@ -25,7 +26,8 @@ __all__ = [
 
 
 def detector_version() -> str:
-    """A hash of patterns.yaml and of the engine's revision: equal versions score every text alike."""
+    """A hash of patterns.yaml, traditional_chars.txt, the detector's code and Polars' version: equal versions
+    score every text alike."""
     return load_rules().version
 
 

@@ -18,9 +18,11 @@ from retention.churn_intent.rules import COMPETITOR, NO_LONGER_NEEDED, NONE, Rul
 # or the end; "jd.com" and "2.5" stay whole. A clause ends at a comma or a dash.
 _SENTENCE = r"(?:[^。!?;.]|\.[^\s。!?;.])+[。!?;.]*"
 _CLAUSE = r"[^,—]+"
-# Evidence is a phrase, not the ticket: matched words only, cut in the middle beyond this length, long
-# digit runs (a phone or an order number) masked.
+# Evidence is a phrase, not the ticket: the rule's words only, cut in the middle beyond this length.
 _EVIDENCE_CHARS = 40
+# Masked in evidence whatever the gaps left: an e-mail address, a phone-shaped group ("(415) 555 0134",
+# "+86 138-1234-5678"), any run of 3 or more digits.
+_CONTACT = r"\S+@\S+|\+?\(?\d[\d ()-]{4,}\d|\d{3,}"
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,10 @@ def classify_many(texts: Sequence[str | None]) -> list[Verdict]:
 def score(texts: pl.Series, rules: RuleSet | None = None) -> pl.DataFrame:
     """`category` and `evidence` for each text of `texts`, in the same order (null text: `none`)."""
     rules = rules or load_rules()
-    tickets = pl.DataFrame({"text": _normalised(texts.cast(pl.String))}).with_row_index("ticket")
-    decided = _decide(_clauses(tickets, rules), tickets, rules)
+    tickets = pl.DataFrame({"text": _normalised(texts.cast(pl.String), rules)}).with_row_index("ticket")
+    # The cheap first pass: most tickets hold no trigger word and are not cut into clauses at all.
+    candidates = tickets.filter(pl.col("text").str.contains(rules.triggers))
+    decided = _decide(_clauses(candidates, rules), rules)
     return (
         tickets.select("ticket")
         .join(decided, on="ticket", how="left", maintain_order="left")
@@ -53,15 +57,19 @@ def score(texts: pl.Series, rules: RuleSet | None = None) -> pl.DataFrame:
     )
 
 
-def _normalised(texts: pl.Series) -> pl.Series:
+def _normalised(texts: pl.Series, rules: RuleSet) -> pl.Series:
     return (
         texts.fill_null("")
         .str.normalize("NFKC")
+        .str.replace_many(rules.traditional, rules.simplified)
         .str.to_lowercase()
         .str.replace_all(r"[‘’´`]", "'")
         # A line break ends a sentence; other runs of white space are one space.
         .str.replace_all(r"\s*[\r\n]+\s*", "。")
         .str.replace_all(r"\s+", " ")
+        # Chinese written without punctuation separates clauses by a space ("不打算续费了 帮我注销"); 、 lists.
+        .str.replace_all(r"(\p{Han}) (\p{Han})", "$1,$2")
+        .str.replace_all("、", ",")
     )
 
 
@@ -87,10 +95,17 @@ def _clauses(tickets: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
     return clauses.filter(~silenced).select("ticket", "position", clause.str.strip_chars())
 
 
-def _decide(clauses: pl.DataFrame, tickets: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
+def _decide(clauses: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
     """Per ticket with a deciding clause: the category and the evidence of that clause."""
-    matched = clauses.with_columns(rule=_first_matching(rules.rules, pl.col("clause"))).drop_nulls("rule")
-    context = _context(tickets.join(matched.select("ticket").unique(), on="ticket"), rules)
+    clause = pl.col("clause")
+    matched = (
+        clauses.filter(clause.str.contains(rules.triggers))
+        .with_columns(rule=_first_matching(rules.rules, clause))
+        .drop_nulls("rule")
+    )
+    # Rivals and reasons are looked for in the clauses that still speak ("I'm not switching to Tesco" does not).
+    speaking = clauses.join(matched.select("ticket").unique(), on="ticket")
+    context = _context(speaking.group_by("ticket").agg(text=clause.str.join(" | ")), rules)
     ids = {name: [r.id for r in rules.rules if r.requires == name] for name in ("rival_mentions", "leaving_reasons")}
     competitor_rules = [r.id for r in rules.rules if r.category == COMPETITOR and not r.requires]
     weak = [r.id for r in rules.rules if r.unless_staying]
@@ -148,15 +163,29 @@ def _with_phrase(frame: pl.DataFrame, rules: Sequence[Rule], id_column: str, tex
         part.with_columns(
             pl.lit(None, pl.String).alias(name)
             if rule_id is None
-            else _evidence_phrase(pl.col(text).str.extract(f"({by_id[rule_id].pattern})", 1)).alias(name)
+            else _evidence_phrase(part[text].str.extract_groups(by_id[rule_id].evidence)).alias(name)
         )
         for (rule_id,), part in frame.partition_by(id_column, as_dict=True).items()
     ]
     return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
 
-def _evidence_phrase(phrase: pl.Expr) -> pl.Expr:
-    phrase = phrase.str.replace_all(r"\d{5,}", "#####").str.replace_all(r"[\p{Cc}\p{Cf}]", " ").str.strip_chars()
+def _evidence_phrase(groups: pl.Series) -> pl.Series:
+    """The words a rule matched, with "…" for what the customer wrote in its gaps (a name, a number) and
+    for whatever still looks like contact details."""
+    phrase = pl.lit(groups.struct.field("all"))
+    for field in groups.struct.fields[1:]:
+        gap = pl.lit(groups.struct.field(field))
+        blanked = phrase.str.split(gap, literal=True).list.join("…")
+        # A gap of white space alone hides nothing; blanking it would blank every space of the phrase.
+        phrase = pl.when(gap.str.contains(r"\S")).then(blanked).otherwise(phrase)
+    phrase = (
+        phrase.str.replace_all(_CONTACT, "…")
+        .str.replace_all(r"[\p{Cc}\p{Cf}]", " ")
+        .str.replace_all(r"…(?:\s*…)+", "…")
+        # A rule anchored at the clause's end matches its closing full stop too.
+        .str.strip_chars(" .!。~")
+    )
     half = _EVIDENCE_CHARS // 2 - 1
     long = phrase.str.len_chars() > _EVIDENCE_CHARS
     cut = pl.concat_str(phrase.str.head(half), pl.lit("…"), phrase.str.tail(half))

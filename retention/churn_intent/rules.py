@@ -18,11 +18,12 @@ import yaml
 from retention.landing.safe_text import printable
 
 PATTERNS_FILE = Path(__file__).with_name("patterns.yaml")
+TRADITIONAL_FILE = Path(__file__).with_name("traditional_chars.txt")
 COMPETITOR, NO_LONGER_NEEDED, NONE = "competitor", "no_longer_needed", "none"
 CATEGORIES = (COMPETITOR, NO_LONGER_NEEDED, NONE)
-# Raised when the reading of the rules changes (detector.py), so that a new reading re-scores every text
+# The code that reads the rules: a change to it (or to the regex engine's version) re-scores every text
 # even when patterns.yaml is unchanged.
-ENGINE_REVISION = "1"
+_ENGINE_SOURCES = (Path(__file__), Path(__file__).with_name("detector.py"))
 
 # The lists a rule may require besides its own match.
 REQUIRABLE = ("rival_mentions", "leaving_reasons")
@@ -31,6 +32,20 @@ _TERM = re.compile(r"<([A-Z_]+)>")
 # `\b` in the rules is an ASCII word boundary: in Unicode mode a Chinese character counts as a word
 # character, and "帮我cancel" would have no boundary before "cancel".
 _ASCII_BOUNDARY = "(?-u:\\b)"
+# A free-text gap of a pattern ("取消[^,]{0,6}会员", "cancel (?:[a-z'-]+\s+){0,2}membership"): whatever the
+# customer wrote there (a name, a phone number) is not shown in the evidence. A gap is a negated or
+# letter class, or a group holding one, repeated by a range, `*` or `+`; or `\w+`.
+_REPEAT = r"(?:\{\d*,\d*\}|[*+])\??"
+_GAP = re.compile(
+    "|".join(
+        (
+            rf"\(\?:[^()]*\[[^()]*\){_REPEAT}",  # (?:[a-z']+\s+){0,2}
+            rf"\[\^(?:\\.|[^\]\\])*\]{_REPEAT}",  # [^,]{0,6}
+            rf"\[(?:\\.|[^\]\\])*a-z(?:\\.|[^\]\\])*\]{_REPEAT}",  # [a-z ]{0,10}
+            r"\\w\+",
+        )
+    )
+)
 
 
 class RulesError(ValueError):
@@ -47,6 +62,9 @@ class Rule:
     requires: str = ""
     # Silenced in a ticket that says the customer stays ("我还是想在你们这买", "I'd rather buy from you").
     unless_staying: bool = False
+    # The pattern again, the whole match in group `all` and each free-text gap in a group of its own, so that
+    # the evidence shows the trigger words and "…" for what the customer wrote between them.
+    evidence: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,13 +77,19 @@ class RuleSet:
     rival_mentions: tuple[Rule, ...]
     leaving_reasons: tuple[Rule, ...]
     staying: tuple[Rule, ...]
+    # A clause none of whose words matches `triggers` matches no rule: the cheap first pass.
+    triggers: str
+    # Traditional characters and their Simplified forms (traditional_chars.txt), replaced before matching.
+    traditional: tuple[str, ...]
+    simplified: tuple[str, ...]
     version: str
 
 
 @cache
-def load_rules(path: Path = PATTERNS_FILE) -> RuleSet:
+def load_rules(path: Path = PATTERNS_FILE, traditional_path: Path = TRADITIONAL_FILE) -> RuleSet:
     """The rules in `path`, every term expanded and every pattern compiled once to check it."""
     raw = path.read_bytes()
+    traditional, simplified = _character_map(traditional_path)
     where = printable(str(path), limit=None)
     try:
         root = yaml.compose(raw.decode("utf-8"))
@@ -95,8 +119,35 @@ def load_rules(path: Path = PATTERNS_FILE) -> RuleSet:
         rival_mentions=rule_list("rival_mentions"),
         leaving_reasons=rule_list("leaving_reasons"),
         staying=rule_list("staying"),
-        version=hashlib.sha256(raw + ENGINE_REVISION.encode()).hexdigest()[:16],
+        triggers=scalar("triggers"),
+        traditional=traditional,
+        simplified=simplified,
+        version=_version(raw, traditional_path.read_bytes()),
     )
+
+
+def _version(*data: bytes) -> str:
+    """A hash of the rules, the character map, the code reading them and the regex engine's version."""
+    digest = hashlib.sha256()
+    for part in (*data, *(source.read_bytes() for source in _ENGINE_SOURCES), pl.__version__.encode()):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:16]
+
+
+def _character_map(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Lines `TRADITIONAL SIMPLIFIED` of single characters; `#` starts a comment."""
+    where = printable(str(path), limit=None)
+    pairs: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) != 2 or any(len(field) != 1 for field in fields):
+            raise RulesError(f"{where}: line {number}: expected one traditional and one simplified character")
+        if fields[0] in pairs:
+            raise RulesError(f"{where}: line {number}: {printable(fields[0])} is mapped twice")
+        pairs[fields[0]] = fields[1]
+    return tuple(pairs), tuple(pairs.values())
 
 
 def _required(sections: dict, name: str, where: str, root: yaml.Node) -> yaml.Node:
@@ -150,7 +201,8 @@ def _rule_list(
             choices = ", ".join(REQUIRABLE)
             raise RulesError(f"{where}: line {line}: requires {printable(requires)} is not one of {choices}")
         pattern = _pattern(fields["pattern"], terms, rule_id, where)
-        rules.append(Rule(rule_id, pattern, category, requires, _flag(fields.get("unless_staying"), where)))
+        staying = _flag(fields.get("unless_staying"), where)
+        rules.append(Rule(rule_id, pattern, category, requires, staying, _evidence_pattern(pattern)))
     if not rules:
         raise RulesError(f"{where}: line {node.start_mark.line + 1}: the list is empty")
     return tuple(rules)
@@ -184,3 +236,11 @@ def _pattern(node: yaml.Node, terms: dict[str, str], name: str, where: str, *, i
         problem = printable(str(error).splitlines()[-1] if str(error) else error, limit=300)
         raise RulesError(f"{where}: line {line}: the pattern of {name} does not compile: {problem}") from None
     return f"(?:{pattern})" if is_term else f"(?:{checked})"
+
+
+def _evidence_pattern(pattern: str) -> str:
+    # Lazy gaps: the same matches, with as many of the rule's own words as possible outside the gaps.
+    def captured(gap: re.Match) -> str:
+        return f"({gap.group(0)})" if gap.group(0).endswith("?") else f"({gap.group(0)}?)"
+
+    return "(?P<all>" + _GAP.sub(captured, pattern) + ")"

@@ -5,6 +5,7 @@ select
     t.ticket_id,
     t.known_from,
     s.category,
+    s.detector_version,
     {{ redact_contact_details("s.evidence") }} as evidence
 from {{ ref('int_ticket_states') }} as t
 inner join {{ ref('stg_signals__ticket_churn_intents') }} as s using (content_hash)

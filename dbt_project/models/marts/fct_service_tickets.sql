@@ -12,7 +12,8 @@ select
     date_diff('hour', t.opened_at, coalesce(t.closed_at, {{ as_of_end }})) as hours_open,
     t.satisfaction,
     i.category as churn_intent_category,
-    i.evidence as churn_intent_evidence
+    i.evidence as churn_intent_evidence,
+    i.detector_version as churn_intent_detector_version
 from {{ ref('int_tickets__as_of') }} as t
 inner join {{ ref('int_members__as_of') }} as m using (member_id)
 left join {{ ref('int_ticket_churn_intent') }} as i using (ticket_id, known_from)
