@@ -316,12 +316,13 @@ def _file_profile(con, result: ReadResult, source: Source) -> FileProfile:
     delivered = _delivered_names(con, result)
     if result.file.format == "jsonl":
         # The loader reads a JSON key only when it is a column's name or alias exactly (`Event_Type` and
-        # ` platform` are not read). Any other key may be a value (a name, a mobile): it is shown only when
-        # it looks like a name by the CSV reader's rule for header names, holds no @ nor 5 digits, and at
-        # least KEY_MIN_LINES lines give it.
+        # ` platform` are not read: shown, with the name to write). Any other key may be a value (a name, a
+        # mobile): it is shown only when it looks like a name by the CSV reader's rule for header names,
+        # holds no @ nor 5 digits, and at least KEY_MIN_LINES lines give it.
         names = {name: col.name for col in source.columns for name in col.header_names}
+        aliases = {alias.strip().lower() for col in source.columns for alias in col.header_names}
         mapped = [(key, names[key]) for key, _ in delivered if key in names]
-        others = [(key, shown) for key, shown in delivered if key not in names]
+        others = [(key, shown or key.strip().lower() in aliases) for key, shown in delivered if key not in names]
         named = [key for key, shown in others if shown and COLUMN_NAME.fullmatch(key.strip())]
         ignored = tuple(_ignored_key(key, source) for key in named)
         if len(others) > len(named):
