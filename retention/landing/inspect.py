@@ -3,9 +3,11 @@
 The files are read by the loader's own reader and checked by the loader's own SQL (`stage_batch`,
 `store_batch`) on a throwaway in-memory DuckDB, so the profile says exactly what a load would
 quarantine. It shows file names, header names, the values of code columns and reason counts; never a
-value of any other column (names, mobiles and ticket texts stay out of the terminal). A code value
-that looks like personal data (a shifted column puts mobiles there) is only counted, as in the
-check's metadata (retention/landing/unmapped.py), and each column lists its most frequent values.
+value of any other column (names, mobiles and ticket texts stay out of the terminal). A shifted column
+puts names and mobiles among the codes, so an unmapped code value is shown only by the check's rule
+(retention/landing/unmapped.py): held by at least 3 different members (valid ids: not timestamps, and
+known ones when the members folder is inspected too), with no shape of a contact or identity number;
+the others are only counted. Each column lists its most frequent values.
 """
 
 from __future__ import annotations
@@ -44,13 +46,23 @@ from retention.landing.loader import (
 )
 from retention.landing.rules import cleaned, quote_literal, typed
 from retention.landing.safe_text import printable
-from retention.landing.unmapped import NAME_MIN_MEMBERS, not_shown, personal_data_kind
+from retention.landing.unmapped import (
+    MIN_MEMBERS_SHOWN,
+    RARE_KIND,
+    member_counted,
+    not_shown,
+    personal_data_kind,
+    personal_shape,
+)
 from retention.landing.vocabulary import Vocabulary, shown_path
 from retention.settings import Settings
 
 VALUES_SHOWN = 20  # per code column, most frequent first; the others are counted
 VALUE_SHOWN_CHARS = 40
 NAME_SHOWN_CHARS = 64
+# A JSON key outside the contract is shown only when this many lines give it: a key that one line gives
+# may be a value (a name or a mobile written as a key).
+KEY_MIN_LINES = 3
 
 
 class InspectError(ValueError):
@@ -81,9 +93,9 @@ class ValueCount:
 
 @dataclass(frozen=True)
 class NotShown:
-    """Unmapped values that look like personal data: counted, never shown."""
+    """Unmapped values that may be personal data: counted, never shown."""
 
-    kind: str  # "a phone or ID number", "an e-mail address", "a personal name"
+    kind: str  # why: "like a phone or ID number", "like an e-mail address", "held by fewer than 3 members"
     values: int
     rows: int
 
@@ -159,8 +171,9 @@ class Inspection:
             )
         if hidden:
             lines.append(
-                f"{_count(hidden, 'unmapped value')} {'looks' if hidden == 1 else 'look'} like a mobile, an e-mail "
-                "address or a name: check which column the export delivers there before mapping anything."
+                f"{_count(hidden, 'unmapped value')} not shown, as {'it' if hidden == 1 else 'they'} may be personal "
+                f"data (shaped like a mobile, an ID number or an e-mail address, or held by fewer than "
+                f"{MIN_MEMBERS_SHOWN} members): check which column the export delivers there before mapping anything."
             )
         return "\n".join(lines)
 
@@ -274,8 +287,8 @@ def _inspect_source(
             for result in results:
                 profiles[result.file.relative_path] = _file_profile(con, result, source)
             stage_batch(con, source, results)
-            _count_values(con, source, settings)
             members = raw_table(MEMBERS) if members_checked and source.references_members else None
+            _count_values(con, source, settings, members)
             loaded_at = datetime.now(UTC).replace(tzinfo=None)
             store_batch(con, source, settings, results, "inspect", loaded_at, report, members)
             if source.name != MEMBERS.name:  # only the counts matter from here; members stay for the id check
@@ -303,18 +316,24 @@ def _file_profile(con, result: ReadResult, source: Source) -> FileProfile:
     delivered = _delivered_names(con, result)
     if result.file.format == "jsonl":
         # The loader reads a JSON key only when it is a column's name or alias exactly (`Event_Type` and
-        # ` platform` are not read), and a key that does not look like a name may be a value (a mobile): it is
-        # shown by the CSV reader's rule for header names.
+        # ` platform` are not read: shown, with the name to write). Any other key may be a value (a name, a
+        # mobile): it is shown only when it looks like a name by the CSV reader's rule for header names,
+        # holds no @ nor 5 digits, and at least KEY_MIN_LINES lines give it.
         names = {name: col.name for col in source.columns for name in col.header_names}
-        mapped = [(key, names[key]) for key in delivered if key in names]
-        others = [key for key in delivered if key not in names]
-        named = [key for key in others if COLUMN_NAME.fullmatch(key.strip())]
+        aliases = {alias.strip().lower() for col in source.columns for alias in col.header_names}
+        mapped = [(key, names[key]) for key, _ in delivered if key in names]
+        others = [(key, shown or key.strip().lower() in aliases) for key, shown in delivered if key not in names]
+        named = [key for key, shown in others if shown and COLUMN_NAME.fullmatch(key.strip())]
         ignored = tuple(_ignored_key(key, source) for key in named)
         if len(others) > len(named):
-            ignored += (f"({_count(len(others) - len(named), 'key')} that do not look like names, not shown)",)
+            hidden = len(others) - len(named)
+            ignored += (
+                f"({_count(hidden, 'other key')}, not shown: a key is shown when it looks like a name, holds no @ "
+                f"nor 5 digits and {KEY_MIN_LINES} lines or more give it)",
+            )
     else:  # the reader shows a name only if it looks like one (a file without a header holds data there)
         aliases = {alias.strip().lower(): col.name for col in source.columns for alias in col.header_names}
-        mapped = [(name, aliases[name.strip().lower()]) for name in delivered if name.strip().lower() in aliases]
+        mapped = [(name, aliases[name.strip().lower()]) for name, _ in delivered if name.strip().lower() in aliases]
         ignored = tuple(result.extra_columns)
     columns = tuple(
         printable(name, NAME_SHOWN_CHARS) if name == col else f"{printable(name, NAME_SHOWN_CHARS)} -> {col}"
@@ -341,29 +360,36 @@ def _ignored_key(key: str, source: Source) -> str:
     return f"{shown} (keys are read exactly: write {meant})" if meant else shown
 
 
-def _delivered_names(con, result: ReadResult) -> list[str]:
-    """The header of a CSV file, or every key some line of a JSON lines file gives (first seen first)."""
+def _delivered_names(con, result: ReadResult) -> list[tuple[str, bool]]:
+    """The header of a CSV file, or every key some line of a JSON lines file gives (first seen first), each
+    with whether it may be shown when outside the contract: for a key, given by KEY_MIN_LINES lines or more
+    and not shaped like a contact or a number of 5 digits or more (the CSV reader judges its header)."""
     if result.file.format == "jsonl":
         con.register("_inspect_lines", result.frame)
         try:
             rows = con.execute(
-                "SELECT key FROM (SELECT unnest(keys) AS key, generate_subscripts(keys, 1) AS position, _row_number "
+                f"SELECT key, count(DISTINCT _row_number) >= {KEY_MIN_LINES} AND {personal_shape('key', 5)} IS NULL "
+                "FROM (SELECT unnest(keys) AS key, generate_subscripts(keys, 1) AS position, _row_number "
                 "FROM (SELECT json_keys(_line) AS keys, _row_number FROM _inspect_lines "
                 "WHERE json_valid(_line) AND json_type(_line) = 'OBJECT')) "
                 "GROUP BY key ORDER BY min((_row_number, position)), key"
             ).fetchall()
         finally:
             con.unregister("_inspect_lines")
-        return [key for (key,) in rows]
+        return [(key, shown) for key, shown in rows]
     text = result.file.path.read_bytes().decode(result.encoding)
     header = next((line for line in text.splitlines() if line.strip()), "")
-    return pl.read_csv(io.StringIO(header + "\n"), n_rows=0, infer_schema=False).columns
+    return [(name, True) for name in pl.read_csv(io.StringIO(header + "\n"), n_rows=0, infer_schema=False).columns]
 
 
-def _count_values(con, source: Source, settings: Settings) -> None:
+def _count_values(con, source: Source, settings: Settings, members: str | None) -> None:
     """Each code column's delivered values (trimmed, as checked) in the staged batch, with the code each loads
-    as, its rows and up to NAME_MIN_MEMBERS of the members holding it (enough to tell a name from a word)."""
-    member = cleaned("member_id")
+    as, its rows and up to MIN_MEMBERS_SHOWN of the members holding it (enough to tell a word of the export
+    from one person's data). Only ids that may be member ids count (a shifted column puts timestamps
+    there) and, with the `members` table given, only known ones."""
+    member = member_counted(cleaned("member_id"))
+    if members is not None:
+        member = f"CASE WHEN {member} IN (SELECT member_id FROM {members}) THEN {member} END"
     parts = [
         f"SELECT {quote_literal(col.name)} AS column_name, v_{col.name} AS value, {typed(col, settings)} AS code, "
         f"member FROM (SELECT {cleaned(col.name)} AS v_{col.name}, {member} AS member "
@@ -374,14 +400,14 @@ def _count_values(con, source: Source, settings: Settings) -> None:
     if parts:
         con.execute(
             "INSERT INTO _inspect_values SELECT column_name, value, code, count(*), "
-            f"list_slice(list(DISTINCT member) FILTER (WHERE member IS NOT NULL), 1, {NAME_MIN_MEMBERS}) "
+            f"list_slice(list(DISTINCT member) FILTER (WHERE member IS NOT NULL), 1, {MIN_MEMBERS_SHOWN}) "
             f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
         )
 
 
 def _values(con, source: Source) -> tuple[ColumnValues, ...]:
     """Per code column: counts, the most frequent values and most frequent unmapped values that may be shown,
-    and the unmapped values that look like personal data, counted by kind. Ranked in SQL: a shifted column
+    and the unmapped values that may not, counted by reason. Ranked in SQL: a shifted column
     of mobiles has as many values as rows."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _inspect_judged AS
@@ -528,7 +554,10 @@ def _paste_lines(values: ColumnValues) -> list[str]:
     if left_out:
         lines.append(f"# {_count(left_out, 'value')} with control characters or over {VALUE_SHOWN_CHARS} characters")
     for hidden in values.not_shown:
-        lines.append(f"# {not_shown(hidden.kind, hidden.values, hidden.rows)}: is a column shifted or mis-named?")
+        question = (
+            "rare codes, or a shifted column?" if hidden.kind == RARE_KIND else "is a column shifted or mis-named?"
+        )
+        lines.append(f"# {not_shown(hidden.kind, hidden.values, hidden.rows)}: {question}")
     return lines
 
 

@@ -5,10 +5,12 @@ record's fields as a JSON object keyed by contract column), and an `unknown_code
 column (`event_type = "..."`); the values are taken from the record, trimmed as the loader trims
 them, and counted in SQL.
 
-A code column normally holds codes, but a shifted or mis-named column puts mobiles, e-mail addresses
-or names there, and these lists end up in the Dagster event log, the run log and the terminal. So a
-value that looks like personal data is never shown, only counted (`personal_data_kind`), and the
-others are escaped and cut.
+A code column normally holds codes, but a shifted or mis-named column puts names, mobiles, e-mail
+addresses or street addresses there, and these lists end up in the Dagster event log, the run log and
+the terminal. So a value is shown only when it is safe by the reviewer's rule (k-anonymity,
+`personal_data_kind`): it is held by at least MIN_MEMBERS_SHOWN different members (a real code is
+shared by many; one person's name, mobile or address is not) and it has no shape of a contact or an
+identity number whatever its count. The others are only counted; those shown are escaped and cut.
 """
 
 from __future__ import annotations
@@ -25,32 +27,60 @@ from retention.landing.safe_text import printable
 
 VALUES_PER_COLUMN = 5
 VALUE_SHOWN_CHARS = 40
-# A value shaped like a personal name is shown only when the rows of this many different members hold
-# it: then it is a word the export uses, not one person's name.
-NAME_MIN_MEMBERS = 3
-# RE2. Any @ (an e-mail address, or half of one); 7 digits or more however they are separated (a
-# mobile `138 1234 5678`, an ID card number, a landline, a birthday `1990-03-01`); 2-4 Han characters
-# (a Chinese name, `欧阳·娜娜`) or two or three capitalised words (`John Smith`).
-_EMAIL = "[@＠]"
-_NUMBER = r"(?:\p{Nd}[^\p{Nd}]*){7}"
-_NAME = r"\p{Han}(?:[·•]?\p{Han}){1,3}|\p{Lu}[\p{L}'’]+(?:[ .-]+\p{Lu}[\p{L}'’]+){1,2}"
+# A value is shown only when the valid rows of this many different members hold it: then it is a word the
+# export uses, not one person's data. Real codes are shared by many members, so this costs nothing there.
+MIN_MEMBERS_SHOWN = 3
+EMAIL_KIND = "like an e-mail address"
+NUMBER_KIND = "like a phone or ID number"
+RARE_KIND = f"held by fewer than {MIN_MEMBERS_SHOWN} members"
+# RE2. Shapes are judged on the value without whitespace (U+3000 and line breaks included) and invisible
+# characters, so `王\u3000芳`, `138 1234 5678` and a zero-width space change nothing. Any at sign (an
+# e-mail address, or half of one); 7 digits or more however separated (a mobile, an ID card number, a
+# landline, a birthday `1990/3/1`), digits of any script and Chinese numerals included (`一三八...`).
+_INVISIBLE = r"[\s\p{Z}\p{Cc}\p{Cf}]"
+_EMAIL = "[@＠﹫]"
+_DIGIT = "\\p{N}〇零一二三四五六七八九幺"
+# A shifted member_id column holds timestamps or dates, one per row: they would make one person's value
+# look shared by many members.
+_NOT_A_MEMBER_ID = r"^$|:|\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}"
 
 
-def personal_data_kind(value: str, members: str) -> str:
-    """SQL: what the unmapped code value `value` looks like if it may be personal data ('an e-mail
-    address', 'a phone or ID number', 'a personal name'), else NULL; `members` is the SQL count of the
-    different members whose rows hold it. Applied to distinct values, never row by row."""
+def personal_shape(value: str, digits: int = 7) -> str:
+    """SQL: EMAIL_KIND or NUMBER_KIND when `value` (SQL text) is shaped like a contact or an identity
+    number (`digits` digits or more, however separated), else NULL; whatever its count, such a value is
+    never shown."""
+    bare = f"regexp_replace({value}, {quote_literal(_INVISIBLE)}, '', 'g')"
+    number = f"(?:[{_DIGIT}][^{_DIGIT}]*){{{digits}}}"
     return (
-        f"CASE WHEN regexp_matches({value}, {quote_literal(_EMAIL)}) THEN 'an e-mail address' "
-        f"WHEN regexp_matches({value}, {quote_literal(_NUMBER)}) THEN 'a phone or ID number' "
-        f"WHEN {members} < {NAME_MIN_MEMBERS} AND regexp_full_match({value}, {quote_literal(_NAME)}) "
-        "THEN 'a personal name' END"
+        f"CASE WHEN regexp_matches({bare}, {quote_literal(_EMAIL)}) THEN {quote_literal(EMAIL_KIND)} "
+        f"WHEN regexp_matches({bare}, {quote_literal(number)}) THEN {quote_literal(NUMBER_KIND)} END"
     )
 
 
+def personal_data_kind(value: str, members: str) -> str:
+    """SQL: why the unmapped code value `value` is not shown (EMAIL_KIND, NUMBER_KIND, RARE_KIND), NULL when
+    it may be; `members` is the SQL count of the different valid members whose rows hold it (see
+    `member_counted`). Applied to distinct values, never row by row."""
+    rare = f"CASE WHEN {members} < {MIN_MEMBERS_SHOWN} THEN {quote_literal(RARE_KIND)} END"
+    return f"coalesce({personal_shape(value)}, {rare})"
+
+
+def member_counted(member: str) -> str:
+    """SQL: the member id `member` (SQL text) when it may be one, else NULL: not empty, a timestamp or a
+    date."""
+    return f"CASE WHEN NOT regexp_matches({member}, {quote_literal(_NOT_A_MEMBER_ID)}) THEN {member} END"
+
+
 def not_shown(kind: str, values: int, rows: int) -> str:
-    """`2 values like a phone or ID number, 3 rows, not shown`."""
-    return f"{_count(values, 'value')} like {kind}, {_count(rows, 'row')}, not shown"
+    """`2 values like a phone or ID number, 3 rows, not shown`, `1 value held by fewer than 3 members, ...`."""
+    return f"{_count(values, 'value')} {kind}, {_count(rows, 'row')}, not shown"
+
+
+def not_shown_hint(kind: str) -> str:
+    """What to do about values not shown for this reason."""
+    if kind == RARE_KIND:
+        return "rare codes, or names or mobiles in a shifted code column? check the column mapping of the export"
+    return "a mobile, e-mail or ID number in a code column? check the column mapping of the export"
 
 
 def _count(n: int, noun: str) -> str:
@@ -66,13 +96,15 @@ def unmapped_values(
 ) -> dict[str, list[dict[str, str | int]]]:
     """ "<source>.<column>" -> the `per_column` most frequent values of each code column quarantined as
     `unknown_code` on the landing days [start, end] (None: no bound), most frequent first, as
-    {"value": escaped and cut, "rows": n}; then, per kind of personal data, the values that look like it
-    as {"not_shown": kind, "values": distinct values, "rows": n}. A row with two unknown codes counts for
-    both columns. JSON-ready: it is the check's metadata."""
+    {"value": escaped and cut, "rows": n}; then, per reason a value is not shown (`personal_data_kind`),
+    the values not shown as {"not_shown": reason, "values": distinct values, "rows": n}. A row with two
+    unknown codes counts for both columns. Members are counted from rows whose member id is valid: not
+    quarantined as unknown_member, not a timestamp. JSON-ready: it is the check's metadata."""
     columns = [c for c in source.columns if c.type == "code" and not c.pii]
     if not columns:
         return {}
-    member = _delivered(source.column("member_id"))
+    valid = "NOT list_contains(all_reasons, 'unknown_member')"
+    member = member_counted(f"CASE WHEN {valid} THEN {_delivered(source.column('member_id'))} END")
     extracted = " UNION ALL ".join(
         f"SELECT {position} AS position, {quote_literal(col.name)} AS column_name, {_delivered(col)} AS value, "
         f"{member} AS member FROM offending WHERE regexp_matches(reason_detail, {_detail_pattern(col.name)})"
@@ -80,7 +112,7 @@ def unmapped_values(
     )
     rows = con.execute(
         f"""WITH offending AS (
-          SELECT reason_detail, raw_record FROM {QUARANTINE_TABLE}
+          SELECT reason_detail, raw_record, all_reasons FROM {QUARANTINE_TABLE}
           WHERE source = $source AND list_contains(all_reasons, 'unknown_code')
             AND ($start IS NULL OR landing_date >= $start) AND ($end IS NULL OR landing_date <= $end)
         ), counted AS (
@@ -131,10 +163,9 @@ def unmapped_lines(unmapped: dict, vocabulary_file: str) -> list[str]:
             if not isinstance(entry, dict) or not isinstance(entry.get("rows"), int):
                 continue
             if "not_shown" in entry:
-                lines.append(
-                    f"{column}: {not_shown(str(entry['not_shown']), int(entry.get('values', 1)), entry['rows'])} "
-                    f"— a mobile, e-mail or name in a code column? check the column mapping of the export ({where})"
-                )
+                kind = str(entry["not_shown"])
+                hidden = not_shown(kind, int(entry.get("values", 1)), entry["rows"])
+                lines.append(f"{column}: {hidden} — {not_shown_hint(kind)} ({where})")
             elif "value" in entry:
                 rows = _count(entry["rows"], "row")
                 lines.append(f'{column} "{entry["value"]}" {rows} — map it in {vocabulary_file} ({where})')
