@@ -149,7 +149,7 @@ def evaluate_raw_checks(
             max_quarantine_rate=settings.max_quarantine_rate,
             quarantine_reasons=top_quarantine_reasons(con, source, start, end),
             # The most frequent values per code column, and the file that maps them (the CLI repeats both);
-            # values that look like a mobile, an e-mail address or a name are only counted.
+            # a value held by fewer than 3 members, or with an @ or 7+ digits, is only counted (personal data).
             unmapped_values=unmapped,
             vocabulary_file=vocabulary_file,
         ),

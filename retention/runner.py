@@ -169,8 +169,8 @@ def _dbt_failure_summary(step_key: str, text: str) -> str:
 def check_failure_summary(evaluation) -> str:
     """A failed blocking check with what its metadata says: the failed expectations (counts, never
     the example values), the worst days and, for the quarantine rate, the top quarantine reasons and
-    the code values no spelling maps, with the file that maps them (escaped and cut; a value that looks
-    like a mobile, an e-mail address or a name is only counted, see retention/landing/unmapped.py)."""
+    the code values no spelling maps, with the file that maps them (escaped and cut; a value held by fewer than
+    3 members, or with an @ or 7+ digits, is only counted: see retention/landing/unmapped.py)."""
     lines = []
     metadata = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
     for failure in metadata.pop("failures", None) or []:
