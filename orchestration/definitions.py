@@ -15,6 +15,7 @@ from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
 from orchestration.resources import RetentionResource
 from orchestration.schedules import build_daily_schedule
+from orchestration.sensors import build_landing_sensor
 from quality.mart_checks import build_mart_checks
 from quality.outreach_checks import build_outreach_checks
 from retention.landing.vocabulary import load_vocabulary
@@ -46,6 +47,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=[*build_mart_checks(), *build_outreach_checks()],
         jobs=build_jobs(),
         schedules=[build_daily_schedule(settings)],
+        sensors=[build_landing_sensor(settings)],
         resources={"retention": RetentionResource.from_settings(settings), "dbt": dbt_resource()},
         # One process writes the DuckDB file at a time: steps of a run execute one after another.
         executor=dg.in_process_executor,

@@ -42,6 +42,9 @@ class Settings:
     start_date: date = date(2024, 1, 1)
     # Landing dates after local today + this many days are refused: a mistyped future folder would become the as-of day.
     max_landing_days_ahead: int = 1
+    # The landing sensor leaves a day alone while any of its files was modified less than this many seconds
+    # ago: a file still being copied in would otherwise start a run on half a delivery.
+    sensor_settle_seconds: int = 60
     # Ingestion rules (documented in docs/landing_contract.md).
     max_order_amount: float = 200_000.0
     max_paid_level: int = 3
