@@ -4,8 +4,9 @@ Each tick lists the landing folder with the loader's own discovery (`retention.l
 so the sensor sees exactly the files a run would load: the same dates in paths, hidden files ignored,
 the same symbolic-link rules. A day's fingerprint is a hash of its files' (relative path, size,
 mtime_ns); the cursor remembers the fingerprint last requested per day, and a day whose fingerprint is
-new or changed gets one run. The run key carries the fingerprint too, so a tick evaluated twice (say
-after a crash before its cursor was saved) never starts the same run twice.
+new or changed gets one run. The run key carries the fingerprint (and, from a day's second request on,
+its number), so a tick evaluated twice (say after a crash before its cursor was saved) never starts the
+same run twice, while a day returning to an earlier state still runs again.
 
 A first tick on a folder with months of history would ask for hundreds of runs at once: at most
 `MAX_RUNS_PER_TICK` days are requested per tick, oldest first, and only those are written to the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -37,6 +39,8 @@ MAX_RUNS_PER_TICK = 31
 MIN_INTERVAL_SECONDS = 60
 # How many refused files or days a skip reason names before it only counts the rest.
 _SHOWN = 5
+# A cursor entry: the fingerprint last requested, then "#n" from a day's second request on.
+_ENTRY = re.compile(r"[0-9a-f]{64}(#[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class LandingListing:
 
 @dataclass(frozen=True)
 class TickPlan:
-    requests: tuple[tuple[str, str], ...]  # (day, fingerprint), oldest first
+    requests: tuple[tuple[str, str], ...]  # (day, run key), oldest first
     cursor: dict[str, str]
     notes: tuple[str, ...]  # why changed days were not requested this tick
 
@@ -102,28 +106,29 @@ def plan_tick(
 ) -> TickPlan:
     """Which days to request this tick, and the cursor after it. `in_partitions(day_iso)` says whether
     the job has that partition. A day that lost all its files is requested too (the loader withdraws
-    them) and then leaves the cursor."""
+    them), and stays in the cursor: were its files to come back as they were, they are a new request."""
     settle_ns = settle_seconds * 1_000_000_000
     listed = {day.isoformat(): stamps for day, stamps in listing.days.items()}
     changed, unsettled, outside = [], [], []
     for day in sorted(listed.keys() | cursor.keys()):
         stamps = listed.get(day, ())
         current = fingerprint(stamps)
-        if cursor.get(day) == current:
+        previous, _, count = cursor.get(day, "").partition("#")
+        if previous == current:
             continue
         if not in_partitions(day):
             outside.append(day)
         elif any(now_ns - s.mtime_ns < settle_ns for s in stamps):
             unsettled.append(day)
         else:
-            changed.append((day, current))
+            # The day's n-th request since the cursor began. Without it a day coming back to a state it
+            # had before (a file moved out and back: same size and mtime) would get that state's old run
+            # key, which Dagster drops as already run, and the day would stay withdrawn.
+            changed.append((day, current, int(count or 1) + 1 if day in cursor else 1))
     requested, waiting = changed[:limit], changed[limit:]
     new_cursor = dict(cursor)
-    for day, current in requested:
-        if day in listed:
-            new_cursor[day] = current
-        else:
-            new_cursor.pop(day, None)
+    for day, current, nth in requested:
+        new_cursor[day] = current if nth == 1 else f"{current}#{nth}"
     notes = []
     if unsettled:
         notes.append(
@@ -137,7 +142,12 @@ def plan_tick(
         )
     if waiting:
         notes.append(f"{len(waiting)} more changed day(s) from {waiting[0][0]} wait for the next tick")
-    return TickPlan(tuple(requested), dict(sorted(new_cursor.items())), tuple(notes))
+    run_keys = tuple((day, _run_key(day, current, nth)) for day, current, nth in requested)
+    return TickPlan(run_keys, dict(sorted(new_cursor.items())), tuple(notes))
+
+
+def _run_key(day: str, digest: str, nth: int) -> str:
+    return f"landing-{day}-{digest[:16]}" if nth == 1 else f"landing-{day}-{digest[:16]}-{nth}"
 
 
 def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
@@ -176,12 +186,8 @@ def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
             context.log.info(note)
         return dg.SensorResult(
             run_requests=[
-                dg.RunRequest(
-                    run_key=f"landing-{day}-{digest[:16]}",
-                    partition_key=day,
-                    tags={"retention/trigger": "sensor"},
-                )
-                for day, digest in plan.requests
+                dg.RunRequest(run_key=run_key, partition_key=day, tags={"retention/trigger": "sensor"})
+                for day, run_key in plan.requests
             ],
             cursor=json.dumps(plan.cursor, separators=(",", ":")),
         )
@@ -196,7 +202,7 @@ def _read_cursor(context: dg.SensorEvaluationContext) -> dict[str, str]:
         cursor = json.loads(context.cursor)
     except ValueError:
         cursor = None
-    if isinstance(cursor, dict) and all(_is_day(k) and isinstance(v, str) for k, v in cursor.items()):
+    if isinstance(cursor, dict) and all(_is_day(k) and _ENTRY.fullmatch(str(v)) for k, v in cursor.items()):
         return cursor
     # Starting over is safe: every day is requested again, and run keys drop those already run.
     context.log.warning(f"cursor of {LANDING_SENSOR} is not a day -> fingerprint object; starting over")

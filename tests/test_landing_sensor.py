@@ -77,12 +77,12 @@ def test_two_days_two_runs_then_nothing_until_a_file_changes(settings):
     assert again.run_requests == []
     assert again.skip_message == "no landing day is new or changed"
 
-    # Re-delivered: same name, other content (16 bytes) and time. Only its day runs, under a new key.
+    # Re-delivered: same name, other content (16 bytes) and time. Only its day runs, its second request.
     deliver(settings, "orders/20250302/pos.csv", "order_id\nO1\nO22\n", mtime_ns=T + 5)
     new_day2 = expected_fingerprint(("orders/20250302/pos.csv", 16, T + 5))
     redelivered = tick(settings, first.cursor)
-    assert requested(redelivered) == [("2025-03-02", f"landing-2025-03-02-{new_day2[:16]}")]
-    assert json.loads(redelivered.cursor) == {"2025-03-01": day1, "2025-03-02": new_day2}
+    assert requested(redelivered) == [("2025-03-02", f"landing-2025-03-02-{new_day2[:16]}-2")]
+    assert json.loads(redelivered.cursor) == {"2025-03-01": day1, "2025-03-02": f"{new_day2}#2"}
 
 
 def test_deleted_files_run_their_day_again(settings):
@@ -97,12 +97,18 @@ def test_deleted_files_run_their_day_again(settings):
     fewer = expected_fingerprint(("members/2025-03-01/crm.csv", 13, T))
     empty = expected_fingerprint()
     assert requested(result) == [
-        ("2025-03-01", f"landing-2025-03-01-{fewer[:16]}"),
-        ("2025-03-02", f"landing-2025-03-02-{empty[:16]}"),  # the loader withdraws the day's rows
+        ("2025-03-01", f"landing-2025-03-01-{fewer[:16]}-2"),
+        ("2025-03-02", f"landing-2025-03-02-{empty[:16]}-2"),  # the loader withdraws the day's rows
     ]
-    # A day with no files left is not remembered: the cursor does not grow with withdrawn days.
-    assert json.loads(result.cursor) == {"2025-03-01": fewer}
+    assert json.loads(result.cursor) == {"2025-03-01": f"{fewer}#2", "2025-03-02": f"{empty}#2"}
     assert tick(settings, result.cursor).run_requests == []
+
+    # Moved back as it was (same size, same mtime, as `mv` keeps it): the day's first key, long used, would
+    # be dropped by Dagster as already run; its third request has a key of its own.
+    deliver(settings, "orders/2025-03-02/pos.csv", ORDERS)
+    back = tick(settings, result.cursor)
+    lone_fingerprint = expected_fingerprint(("orders/2025-03-02/pos.csv", 15, T))
+    assert requested(back) == [("2025-03-02", f"landing-2025-03-02-{lone_fingerprint[:16]}-3")]
 
 
 def test_a_file_still_being_written_waits_until_settled(settings):
