@@ -20,6 +20,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -99,7 +100,7 @@ def plan_tick(
     listing: LandingListing,
     cursor: dict[str, str],
     *,
-    in_partitions,
+    in_partitions: Callable[[str], bool],
     settle_seconds: int,
     now_ns: int,
     limit: int = MAX_RUNS_PER_TICK,
