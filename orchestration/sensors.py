@@ -64,6 +64,11 @@ class TickPlan:
     notes: tuple[str, ...]  # why changed days were not requested this tick
 
 
+# More days than this losing all their files in one tick are held back (see plan_tick).
+MAX_EMPTIED_DAYS_PER_TICK = 3
+_NO_FILES = hashlib.sha256(b"[]").hexdigest()
+
+
 def fingerprint(stamps: tuple[FileStamp, ...] | list[FileStamp]) -> str:
     """sha256 (hex) of the day's sorted [relative path, size, mtime_ns] as compact JSON: a path holding a
     tab or a newline cannot make two different listings hash alike."""
@@ -107,19 +112,26 @@ def plan_tick(
 ) -> TickPlan:
     """Which days to request this tick, and the cursor after it. `in_partitions(day_iso)` says whether
     the job has that partition. A day that lost all its files is requested too (the loader withdraws
-    them), and stays in the cursor: were its files to come back as they were, they are a new request."""
+    them), and stays in the cursor: were its files to come back as they were, they are a new request. More
+    than MAX_EMPTIED_DAYS_PER_TICK days emptied at once are held back with a note, never withdrawn."""
     settle_ns = settle_seconds * 1_000_000_000
     listed = {day.isoformat(): stamps for day, stamps in listing.days.items()}
+    # Days the cursor knows that have no file now. A few is a withdrawal; many at once is a landing folder
+    # missing, moved or archived, and withdrawing them would delete their history from the warehouse.
+    emptied = [day for day, value in cursor.items() if day not in listed and value.partition("#")[0] != _NO_FILES]
+    hold_emptied = len(emptied) > MAX_EMPTIED_DAYS_PER_TICK
     changed, unsettled, outside = [], [], []
     for day in sorted(listed.keys() | cursor.keys()):
         stamps = listed.get(day, ())
         current = fingerprint(stamps)
         previous, _, count = cursor.get(day, "").partition("#")
-        if previous == current:
+        if previous == current or (hold_emptied and day in emptied):
             continue
         if not in_partitions(day):
             outside.append(day)
-        elif any(now_ns - s.mtime_ns < settle_ns for s in stamps):
+        # A modification time in the future (a file server's clock ahead) counts as settled: it would
+        # otherwise hold the day until that time comes.
+        elif any(0 <= now_ns - s.mtime_ns < settle_ns for s in stamps):
             unsettled.append(day)
         else:
             # The day's n-th request since the cursor began. Without it a day coming back to a state it
@@ -140,6 +152,11 @@ def plan_tick(
         notes.append(
             f"{_days(outside)} outside the job's daily partitions (before RETENTION_START_DATE or after "
             "tomorrow): not requested"
+        )
+    if hold_emptied:
+        notes.append(
+            f"{len(emptied)} landing days from {min(emptied)} lost all their files at once (is the landing folder "
+            "missing, moved or archived?): not withdrawn automatically; to withdraw them, run those days by hand"
         )
     if waiting:
         notes.append(f"{len(waiting)} more changed day(s) from {waiting[0][0]} wait for the next tick")
@@ -167,6 +184,11 @@ def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
         f"{MAX_RUNS_PER_TICK} days per tick, oldest first.",
     )
     def landing_files_sensor(context: dg.SensorEvaluationContext):
+        if not settings.landing_dir.is_dir():
+            return dg.SkipReason(
+                f"the landing folder {printable(str(settings.landing_dir))} does not exist (RETENTION_LANDING_DIR): "
+                "nothing is requested, and no day is withdrawn"
+            )
         listing = list_landing(settings)
         if listing.refused:
             # Every run would fail on these (the loader checks all files of a source, whatever the day):

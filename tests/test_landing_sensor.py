@@ -169,3 +169,45 @@ def test_an_unreadable_cursor_starts_over(settings):
     deliver(settings, "orders/2025-03-01/pos.csv", ORDERS)
     result = tick(settings, "not json")
     assert [key for key, _ in requested(result)] == ["2025-03-01"]
+
+
+def test_a_missing_landing_folder_withdraws_nothing(settings):
+    deliver(settings, "orders/2025-03-01/pos.csv", ORDERS)
+    first = tick(settings)
+    assert len(first.run_requests) == 1
+    settings.landing_dir.rename(settings.landing_dir.with_name("landing_moved"))
+
+    result = tick(settings, first.cursor)
+    assert result.run_requests == []
+    assert "does not exist (RETENTION_LANDING_DIR): nothing is requested, and no day is withdrawn" in (
+        result.skip_message
+    )
+
+
+def test_many_days_losing_their_files_at_once_are_held_back(settings):
+    for day in range(1, 6):
+        deliver(settings, f"orders/2025-03-0{day}/pos.csv", ORDERS)
+    first = tick(settings)
+    assert len(first.run_requests) == 5
+    # An archiving script moves five days away at once: withdrawing them would delete their history.
+    for day in range(1, 6):
+        (settings.landing_dir / f"orders/2025-03-0{day}/pos.csv").unlink()
+
+    held = tick(settings, first.cursor)
+    assert held.run_requests == []
+    assert held.skip_message == (
+        "5 landing days from 2025-03-01 lost all their files at once (is the landing folder missing, moved or "
+        "archived?): not withdrawn automatically; to withdraw them, run those days by hand"
+    )
+    # Up to three days may go at once (a withdrawal): those are requested.
+    for day in range(1, 3):
+        deliver(settings, f"orders/2025-03-0{day}/pos.csv", ORDERS)
+    withdrawn = tick(settings, first.cursor)
+    assert [day for day, _ in requested(withdrawn)] == ["2025-03-03", "2025-03-04", "2025-03-05"]
+
+
+def test_a_modification_time_in_the_future_does_not_hold_the_day(settings):
+    settings = replace(settings, sensor_settle_seconds=3600)
+    a_year_ahead = time.time_ns() + 365 * 86_400 * 1_000_000_000
+    deliver(settings, "orders/2025-03-01/pos.csv", ORDERS, mtime_ns=a_year_ahead)
+    assert [day for day, _ in requested(tick(settings))] == ["2025-03-01"]
