@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -84,7 +85,8 @@ def timeline(tmp_path_factory):
             patch.setenv(key, value)
         patch.delenv("DAGSTER_HOME", raising=False)
         result = run_campaign_timeline(settings, MEMBERS, START, END, SEED, instance=instance, report=after_stage)
-    return settings, result, lines, instance, hand_written
+    yield settings, result, lines, instance, hand_written
+    shutil.rmtree(root, ignore_errors=True)  # CI disks are small: a passed module's files go at once
 
 
 def _land_hand_written_feedback(settings: Settings) -> dict[str, str]:

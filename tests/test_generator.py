@@ -6,7 +6,9 @@ import codecs
 import io
 import json
 import re
+import shutil
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -46,17 +48,19 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def noisy(tmp_path_factory) -> Run:
+def noisy(tmp_path_factory) -> Iterator[Run]:
     root = tmp_path_factory.mktemp("noisy")
     summary = generate(root / "landing", defect_rate=0.02, defects=NOISY, **SMALL)
-    return Run(root / "landing", root / "ground_truth", summary)
+    yield Run(root / "landing", root / "ground_truth", summary)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> Run:
+def clean(tmp_path_factory) -> Iterator[Run]:
     root = tmp_path_factory.mktemp("clean")
     summary = generate(root / "landing", defect_rate=0.0, **SMALL)
-    return Run(root / "landing", root / "ground_truth", summary)
+    yield Run(root / "landing", root / "ground_truth", summary)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- reading what was written

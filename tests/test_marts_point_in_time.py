@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import dagster as dg
@@ -48,7 +49,8 @@ def _settings(root, name) -> Settings:
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("marts")
     generate(root / "landing", members=600, start=START, end=END, seed=5, truth_dir=root / "ground_truth")
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_marts_as_of_a_day_ignore_everything_after_it(demo):

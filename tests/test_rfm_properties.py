@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -127,6 +128,7 @@ def compiled(tmp_path_factory) -> dict[str, CompiledModel]:
         relations = {nodes[dep]["name"]: nodes[dep]["relation_name"] for dep in node["depends_on"]["nodes"]}
         assert set(relations) == set(UPSTREAM), f"member_rfm reads {sorted(relations)}; teach this test the new ones"
         models[method] = CompiledModel(node["compiled_code"], relations)
+    shutil.rmtree(root, ignore_errors=True)
     return models
 
 
