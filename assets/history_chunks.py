@@ -23,7 +23,7 @@ import yaml
 from dagster_dbt import DbtCliResource
 
 from assets.dbt_command import NO_UNIT_TESTS, dbt_build_args
-from orchestration.resources import RetentionResource
+from retention.resources import RetentionResource
 from retention.settings import project_root
 
 # The models evaluated per history day, in build order (int_as_of_dates lists the days).

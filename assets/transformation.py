@@ -20,8 +20,7 @@ from dagster_dbt.dbt_project import using_dagster_dev
 
 from assets.dbt_command import dbt_build_args
 from assets.history_chunks import HistoryRequest, build_earlier_chunks
-from assets.ingestion.raw_assets import WAREHOUSE_POOL
-from orchestration.resources import RetentionResource
+from retention.resources import WAREHOUSE_POOL, RetentionResource
 from retention.run_lock import warehouse_lock
 from retention.settings import Settings, project_root
 

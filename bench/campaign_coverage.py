@@ -28,7 +28,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from retention.demo_timeline import run_campaign_timeline
+from orchestration.demo_timeline import run_campaign_timeline
 from retention.settings import Settings
 
 DEFAULT_SEEDS = 20

@@ -13,12 +13,12 @@ from assets.serving.bi_snapshot import build_bi_snapshot
 from assets.transformation import build_dbt_assets, build_retrospective_dbt_assets, dbt_resource
 from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
-from orchestration.resources import RetentionResource
 from orchestration.schedules import build_daily_schedule
 from orchestration.sensors import build_landing_sensor
 from quality.mart_checks import build_mart_checks
 from quality.outreach_checks import build_outreach_checks
 from retention.landing.vocabulary import load_vocabulary
+from retention.resources import RetentionResource
 from retention.settings import Settings
 
 

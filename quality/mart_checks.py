@@ -10,7 +10,7 @@ import importlib
 
 import dagster as dg
 
-from orchestration.resources import RetentionResource
+from retention.resources import RetentionResource
 
 # Mart -> (projection the suite reads, suite in quality.mart_suites). Suites are looked up when a check
 # runs: importing Great Expectations takes about 5 s, too long for every load of the code location.

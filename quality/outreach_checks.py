@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.resources import RetentionResource
 from retention.outreach.campaign import CHANNELS, load_campaign
+from retention.resources import RetentionResource
 
 OUTREACH_BATCHES = dg.AssetKey(["outreach", "winback_batches"])
 

@@ -14,7 +14,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from retention.runner import run_pipeline
+from orchestration.runner import run_pipeline
 from retention.settings import project_root
 from tests.conftest import members_csv
 

@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from retention.demo_timeline import run_campaign_timeline
+from orchestration.demo_timeline import run_campaign_timeline
 from retention.settings import Settings, project_root
 
 START, END, SEED, MEMBERS = date(2025, 1, 1), date(2025, 3, 31), 11, 2000

@@ -14,8 +14,8 @@ import time
 import duckdb
 import pytest
 
-from orchestration.resources import RetentionResource
-from retention.cli import EXIT_BUSY, main
+from orchestration.cli import EXIT_BUSY, main
+from retention.resources import RetentionResource
 from retention.run_lock import WarehouseBusy, lock_path, warehouse_lock
 from retention.settings import project_root
 from tests.conftest import members_csv, warehouse_rows
@@ -25,7 +25,7 @@ DAY = "2025-03-01"
 
 def _retention(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "retention.cli", *args],
+        [sys.executable, "-m", "orchestration.cli", *args],
         cwd=project_root(),
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -212,7 +212,7 @@ def test_a_dbt_failure_names_the_failing_model_and_masks_values():
     from dagster._utils.error import serializable_error_info_from_exc_info
     from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-    from retention.runner import step_failure_summary
+    from orchestration.runner import step_failure_summary
 
     try:
         try:

@@ -1,6 +1,6 @@
 """The contract's generated files (column docs, dbt seed of codes) match the code that enforces it."""
 
-from retention.cli import main
+from orchestration.cli import main
 
 
 def test_generated_contract_files_are_up_to_date():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retention.cli import main
+from orchestration.cli import main
 from retention.landing.inspect import InspectError, inspect_exports
 from retention.landing.vocabulary import load_vocabulary
 

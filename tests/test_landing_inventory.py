@@ -11,11 +11,11 @@ import pytest
 
 from assets.ingestion.raw_assets import build_raw_asset, inventory_listing
 from orchestration.partitions import daily_partitions
-from orchestration.resources import RetentionResource
+from orchestration.runner import RANGE_END_TAG, RANGE_START_TAG
 from retention.landing.contract import MEMBERS
 from retention.landing.files import LandingFileError, discover
 from retention.landing.loader import LandingError, load_range
-from retention.runner import RANGE_END_TAG, RANGE_START_TAG
+from retention.resources import RetentionResource
 from tests.conftest import members_csv
 
 D1, D2 = date(2025, 3, 1), date(2025, 3, 2)

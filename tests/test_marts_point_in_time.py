@@ -9,8 +9,8 @@ import dagster as dg
 import duckdb
 import pytest
 
+from orchestration.runner import run_pipeline
 from retention.generator import generate
-from retention.runner import run_pipeline
 from retention.settings import Settings
 
 START, CUT, END = date(2024, 7, 1), date(2025, 2, 15), date(2025, 3, 31)

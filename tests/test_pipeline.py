@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.definitions import build_definitions
-from retention.runner import run_pipeline
+from orchestration.runner import run_pipeline
 from tests.conftest import members_csv
 
 D1, D2 = date(2025, 3, 1), date(2025, 3, 2)

@@ -11,7 +11,7 @@ import duckdb
 from assets.retrospective.campaign_report import CAMPAIGN_REPORT, build_campaign_report
 from assets.transformation import build_retrospective_dbt_assets
 from orchestration.definitions import build_definitions
-from orchestration.resources import RetentionResource
+from retention.resources import RetentionResource
 from tests.retrospective_fixture import CAMPAIGN, build_retrospective
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

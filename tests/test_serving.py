@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.runner import run_pipeline
 from retention.generator import generate
-from retention.runner import run_pipeline
 from retention.serving import publish
 
 MOBILE = "13812345678"

@@ -10,8 +10,8 @@ import dagster as dg
 import duckdb
 
 from assets.ingestion.ticket_churn_intent import TICKET_CHURN_INTENT, score_new_texts
+from orchestration.runner import run_pipeline
 from retention.churn_intent import detector_version
-from retention.runner import run_pipeline
 from tests.test_pipeline import D1, D2, _two_days
 
 TEXTS = [

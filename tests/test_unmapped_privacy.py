@@ -106,8 +106,8 @@ def test_timestamps_as_member_ids_count_as_no_member_even_without_the_member_mas
 
 
 def test_every_leak_at_once_stays_out_of_the_check_metadata_and_its_summary(settings, landing, warehouse):
+    from orchestration.runner import check_failure_summary
     from quality.raw_checks import evaluate_raw_checks
-    from retention.runner import check_failure_summary
 
     # The leaks, and a word of the export three members use: it alone is named.
     _deliver(landing, [*LEAKS, ("screenshot", THREE, None)])

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import dagster as dg
 import pytest
 
-from retention.runner import run_pipeline
+from orchestration.runner import run_pipeline
 from tests.conftest import members_csv, warehouse_rows
 
 D1, D2, D3, D4, D5 = (date(2025, 3, day) for day in range(1, 6))

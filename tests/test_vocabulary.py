@@ -390,7 +390,7 @@ def _clickstream(landing) -> None:
 
 
 def test_a_foreign_clickstream_fails_naming_its_values_then_loads_through_the_file(settings, landing, tmp_path):
-    from retention.runner import run_pipeline
+    from orchestration.runner import run_pipeline
     from tests.conftest import warehouse_rows
 
     _clickstream(landing)
@@ -448,7 +448,7 @@ PERSONAL = ("13812345678", "zhang.san@example.com", "zhang.san", "王小明")
 def test_values_like_personal_data_are_counted_not_shown_in_metadata_log_and_summary(settings, landing, tmp_path):
     import dagster as dg
 
-    from retention.runner import run_pipeline
+    from orchestration.runner import run_pipeline
 
     landing.write("members/2025-03-01/crm.csv", members_csv("M1", "M2", "M3", "M4", "M5"))
     rows = [f"E{i:02d},{m},2025-03-01 10:{i:02d}:00,{t},{p},p,5" for i, (m, t, p) in enumerate(SHIFTED)]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from orchestration.resources import RetentionResource
 from retention.generator.personas import AT_RISK_PERSONAS
+from retention.resources import RetentionResource
 
 PERSONAS_FILE = "member_personas.csv"
 

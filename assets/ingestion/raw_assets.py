@@ -9,14 +9,13 @@ from datetime import date
 
 import dagster as dg
 
-from orchestration.resources import RetentionResource
 from quality.raw_checks import evaluate_raw_checks, raw_check_specs
 from retention.landing.contract import SOURCES, Source
 from retention.landing.loader import LoadReport, load_range, raw_table
 from retention.landing.rules import quote_ident
 from retention.landing.safe_text import printable
+from retention.resources import WAREHOUSE_POOL, RetentionResource
 
-WAREHOUSE_POOL = "duckdb_warehouse"
 # Files listed by name in a load's metadata (the counts per status cover all of them); a display bound.
 INVENTORY_SHOWN = 200
 # Files neither loaded nor out of range (ignored) named in the load's log line.

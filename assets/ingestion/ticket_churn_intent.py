@@ -13,10 +13,10 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.ingestion.raw_assets import WAREHOUSE_POOL, raw_key
-from orchestration.resources import RetentionResource
+from assets.ingestion.raw_assets import raw_key
 from retention.churn_intent import CATEGORIES, detector_version, score
 from retention.landing.contract import SOURCES
+from retention.resources import WAREHOUSE_POOL, RetentionResource
 
 TICKET_CHURN_INTENT = dg.AssetKey(["signals", "ticket_churn_intent"])
 # Texts scored per Arrow batch: bounded memory on a first run over years of tickets.

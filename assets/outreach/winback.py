@@ -8,12 +8,11 @@ anything is written.
 
 import dagster as dg
 
-from assets.ingestion.raw_assets import WAREHOUSE_POOL
-from orchestration.resources import RetentionResource
 from retention.landing.safe_text import printable
 from retention.outreach.campaign import load_campaign
 from retention.outreach.review import load_review
 from retention.outreach.waves import OutreachReport, WaveResult, build_due_waves
+from retention.resources import WAREHOUSE_POOL, RetentionResource
 
 WINBACK_BATCHES = dg.AssetKey(["outreach", "winback_batches"])
 MARTS_READ = ("member_churn_risk", "dim_members", "fct_orders", "fct_member_events")

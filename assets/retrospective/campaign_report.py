@@ -9,10 +9,9 @@ import base64
 
 import dagster as dg
 
-from assets.ingestion.raw_assets import WAREHOUSE_POOL
-from orchestration.resources import RetentionResource
 from retention.landing.safe_text import printable
 from retention.outreach.campaign import load_campaign
+from retention.resources import WAREHOUSE_POOL, RetentionResource
 from retention.retrospective.report import CampaignReport, render_campaign_report
 
 CAMPAIGN_REPORT = dg.AssetKey(["retrospective", "campaign_report"])

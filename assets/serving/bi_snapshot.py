@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-from assets.ingestion.raw_assets import WAREHOUSE_POOL
-from orchestration.resources import RetentionResource
+from retention.resources import WAREHOUSE_POOL, RetentionResource
 from retention.serving import publish
 
 BI_SNAPSHOT = dg.AssetKey(["serving", "bi_snapshot"])

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from orchestration.runner import run_pipeline
 from retention.generator import generate
 from retention.generator.campaign_response import WaveSimulation, simulate_wave
 from retention.generator.response_parameters import ResponseParameters
 from retention.outreach.campaign import load_campaign
-from retention.runner import run_pipeline
 from retention.settings import Settings
 
 

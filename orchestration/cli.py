@@ -154,7 +154,7 @@ def _generate(
 
 
 def _run(settings: Settings, start: date, through: date, full_refresh: bool = False) -> int:
-    from retention.runner import run_pipeline
+    from orchestration.runner import run_pipeline
 
     print(f"Materializing every asset for landing days {start}..{through} into {settings.warehouse} ...", flush=True)
     began = time.monotonic()
@@ -163,7 +163,7 @@ def _run(settings: Settings, start: date, through: date, full_refresh: bool = Fa
 
 
 def _demo(settings: Settings, members: int) -> int:
-    from retention.demo_timeline import run_campaign_timeline
+    from orchestration.demo_timeline import run_campaign_timeline
 
     print(f"Demo: {members:,} members, {settings.start_date}..{DEMO_END}, campaign {settings.campaign_file.name}")
     began = time.monotonic()
@@ -175,7 +175,7 @@ def _demo(settings: Settings, members: int) -> int:
 
 def _finish(settings: Settings, failures: list[str], began: float) -> int:
     """The closing lines of `run` and `demo`: why it failed, or the time taken and the warehouse summary."""
-    from retention.runner import warehouse_summary
+    from orchestration.runner import warehouse_summary
 
     if failures:
         print("\nThe run failed:", file=sys.stderr)
@@ -222,7 +222,7 @@ def _last_loaded_day(settings: Settings):
     """The last landing day the warehouse has loaded (None without a warehouse or loads)."""
     import duckdb
 
-    from retention.runner import has_table
+    from orchestration.runner import has_table
 
     if not settings.warehouse.exists():
         return None

@@ -1,4 +1,6 @@
-"""Resources shared by every asset: the pipeline settings and the way to open the warehouse."""
+"""Resources shared by every asset: the pipeline settings, the way to open the warehouse, and its pool.
+
+They live below the assets and checks that use them; `orchestration/` only wires them in."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ import duckdb
 
 from retention.run_lock import warehouse_lock
 from retention.settings import Settings
+
+# Every asset that writes the DuckDB warehouse is in this pool (limit 1 in orchestration/dagster.yaml): DuckDB
+# allows one writing process per file.
+WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 class RetentionResource(dg.ConfigurableResource):
