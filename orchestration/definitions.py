@@ -45,7 +45,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             build_bi_snapshot(published),
         ],
         asset_checks=[*build_mart_checks(), *build_outreach_checks()],
-        jobs=build_jobs(),
+        jobs=build_jobs(settings),
         schedules=[build_daily_schedule(settings)],
         sensors=[build_landing_sensor(settings)],
         resources={"retention": RetentionResource.from_settings(settings), "dbt": dbt_resource()},

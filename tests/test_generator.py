@@ -178,7 +178,9 @@ def test_ground_truth_lies_outside_the_landing_folder(noisy: Run):
     personas = pl.read_csv(noisy.truth / "member_personas.csv", infer_schema=False)
     assert noisy.truth == noisy.landing.parent / "ground_truth"
     assert not any(p.name in ("member_personas.csv", "defects.csv") for p in landed_files(noisy.landing))
-    assert personas.columns == ["member_id", "persona", "change_date"]
+    assert personas.columns == ["member_id", "persona", "change_date", "drifts_away"]
+    drifting = {p for p, d in personas.select("persona", "drifts_away").unique().rows() if d == "true"}
+    assert drifting == {"declining", "churned", "switching"}
     assert personas.height == MEMBERS and personas["member_id"].n_unique() == MEMBERS
     assert dict(Counter(personas["persona"])) == {k: v for k, v in noisy.summary.members_per_persona.items() if v}
     with_change = personas.filter(pl.col("change_date").is_not_null())

@@ -26,7 +26,7 @@ from retention.generator.formats import (
     render,
 )
 from retention.generator.members import Population
-from retention.generator.personas import PERSONAS
+from retention.generator.personas import AT_RISK_PERSONAS, PERSONAS
 from retention.landing.contract import EVENTS, MEMBERS, ORDERS, OUTREACH_FEEDBACK, TICKETS, Source
 
 _ORDER_ROW_DEFECTS = (
@@ -156,15 +156,18 @@ class _DayFiles:
 
 
 def write_personas(population: Population, path: Path) -> None:
-    """Ground truth: each member's persona and change date (empty when the persona has none)."""
+    """Ground truth: each member's persona, change date (empty when the persona has none), and whether the
+    persona drifts away in the range (`drifts_away`): the answer the churn-risk evaluation reads as data."""
     change = pl.Series(population.change_day, dtype=pl.Int32)
+    personas = pick(PERSONAS, population.persona)
     frame = pl.DataFrame(
         {
             "member_id": member_ids(np.arange(population.size)),
-            "persona": pick(PERSONAS, population.persona),
+            "persona": personas,
             "change_date": pl.select(
                 pl.when(change >= 0).then(pl.from_epoch(change, "d").dt.strftime("%Y-%m-%d"))
             ).to_series(),
+            "drifts_away": personas.is_in(list(AT_RISK_PERSONAS)),
         }
     )
     frame.write_csv(path)
