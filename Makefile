@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 # Tools of the venv (dbt, dagster) first on PATH, also for the processes dagster dev starts.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup manifest demo run test lint ui docs contract check-lifetimes bench bench-coverage bench-churn-intent clean
+.PHONY: setup manifest demo run test snapshot lint ui docs contract check-lifetimes bench bench-coverage bench-churn-intent clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ $(LIFETIMES_VENV)/.installed: scripts/lifetimes-constraints.txt | $(BIN)/.instal
 
 test: manifest $(LIFETIMES_VENV)/.installed
 	$(BIN)/python -m pytest
+
+# Rewrite tests/snapshots/asset_graph.txt after a deliberate change to the asset graph; review its diff.
+snapshot: manifest
+	RETENTION_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_asset_graph.py
 
 # Style, checked in CI before the tests: ruff on the Python code, sqlfluff (dbt templater, rules in .sqlfluff) on
 # the dbt models. The templater compiles the project, so it gets an in-memory warehouse instead of a file.

@@ -20,6 +20,7 @@ from dagster_dbt.dbt_project import using_dagster_dev
 
 from assets.dbt_command import dbt_build_args
 from assets.history_chunks import HistoryRequest, build_earlier_chunks
+from assets.owners import OWNERS_BY_GROUP, owners
 from retention.resources import WAREHOUSE_POOL, RetentionResource
 from retention.run_lock import warehouse_lock
 from retention.settings import Settings, project_root
@@ -64,22 +65,28 @@ class RetentionDbtTranslator(DagsterDbtTranslator):
         # The tables of the outreach log are one asset (see get_asset_key).
         super().__init__(DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
 
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["source_name"] == OUTREACH_LOG_SOURCE:
-            # Every table of the outreach log is written by the one outreach asset.
-            return OUTREACH_LOG_ASSET
-        if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
-        return super().get_asset_key(dbt_resource_props)
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            # Every table of the outreach log is written by the one outreach asset; the other sources are
+            # the raw tables the ingestion assets load, under the same keys.
+            key = (
+                OUTREACH_LOG_ASSET
+                if props["source_name"] == OUTREACH_LOG_SOURCE
+                else dg.AssetKey([props["schema"], props["name"]])
+            )
+            return spec.replace_attributes(key=key)
+        group = _group(props) or spec.group_name
+        return spec.replace_attributes(group_name=group, owners=owners(group) if group in OWNERS_BY_GROUP else [])
 
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        layer = next((part for part in fqn if part in DBT_LAYERS), None)
-        if layer:
-            return layer
-        if dbt_resource_props["resource_type"] == "seed":
-            return "reference_data"
-        return super().get_group_name(dbt_resource_props)
+
+def _group(props: Mapping[str, Any]) -> str | None:
+    """A model's group is its layer folder; seeds are reference data."""
+    layer = next((part for part in props.get("fqn", []) if part in DBT_LAYERS), None)
+    if layer:
+        return layer
+    return "reference_data" if props["resource_type"] == "seed" else None
 
 
 class DbtBuildConfig(dg.Config):

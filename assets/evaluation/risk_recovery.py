@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from assets.owners import owners
 from retention.resources import RetentionResource
 
 PERSONAS_FILE = "member_personas.csv"
@@ -70,6 +71,7 @@ def risk_recovery(con: duckdb.DuckDBPyConnection, personas_csv: str) -> RiskReco
     key=["evaluation", "risk_recovery"],
     deps=[RISK_MART, MEMBERS_AS_OF],
     group_name=EVALUATION_GROUP,
+    owners=owners(EVALUATION_GROUP),
     kinds={"duckdb"},
     description="Precision and recall of the high-risk list against the answer key of generated data "
     f"({PERSONAS_FILE}, column {ANSWER_COLUMN}), for the latest as-of day of member_churn_risk. In the daily "

@@ -9,6 +9,7 @@ from datetime import date
 
 import dagster as dg
 
+from assets.owners import owners
 from quality.raw_checks import evaluate_raw_checks, raw_check_specs
 from retention.landing.contract import SOURCES, Source
 from retention.landing.loader import LoadReport, load_range, raw_table
@@ -37,6 +38,7 @@ def landing_specs() -> list[dg.AssetSpec]:
             description=f"Files delivered to `$RETENTION_LANDING_DIR/{source.name}/`, one folder or file "
             f"name per landing day. {source.description} See docs/landing_contract.md.",
             group_name="landing",
+            owners=owners("landing"),
             kinds={"file"},
         )
         for source in SOURCES.values()
@@ -56,6 +58,7 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
         description=f"{source.description} Typed rows in `raw.{source.name}`; rows breaking the landing "
         "contract go to `raw.quarantine` with a reason, and every file to `raw.landed_files`.",
         group_name="ingestion",
+        owners=owners("ingestion"),
         kinds={"duckdb", "polars"},
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from assets.ingestion.raw_assets import raw_key
+from assets.owners import owners
 from retention.churn_intent import CATEGORIES, detector_version, score
 from retention.landing.contract import SOURCES
 from retention.resources import WAREHOUSE_POOL, RetentionResource
@@ -97,6 +98,7 @@ def _write_scores(
     "phrase that decided it, by the rules of retention/churn_intent/patterns.yaml. A text is scored once per "
     "detector version; `make bench-churn-intent` measures the rules on the labelled sets.",
     group_name="ingestion",
+    owners=owners("ingestion"),
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
 )

@@ -8,6 +8,7 @@ anything is written.
 
 import dagster as dg
 
+from assets.owners import owners
 from retention.landing.safe_text import printable
 from retention.outreach.campaign import load_campaign
 from retention.outreach.review import load_review
@@ -27,8 +28,8 @@ REPORTED_OUTCOMES = (
     key=WINBACK_BATCHES,
     deps=[dg.AssetKey(["marts", mart]) for mart in MARTS_READ],
     group_name="outreach",
+    owners=owners("outreach"),
     kinds={"duckdb", "polars", "parquet"},
-    owners=["team:operations"],
     pool=WAREHOUSE_POOL,
     description="Win-back outreach batches of the campaign in RETENTION_CAMPAIGN_FILE (docs/outreach.md): "
     "for every wave the marts have reached, the eligible high-risk members ranked by value at risk, a "

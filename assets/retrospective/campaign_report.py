@@ -9,6 +9,7 @@ import base64
 
 import dagster as dg
 
+from assets.owners import owners
 from retention.landing.safe_text import printable
 from retention.outreach.campaign import load_campaign
 from retention.resources import WAREHOUSE_POOL, RetentionResource
@@ -24,8 +25,8 @@ def build_campaign_report(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         key=CAMPAIGN_REPORT,
         deps=upstream,
         group_name="retrospective",
+        owners=owners("retrospective"),
         kinds={"html", "duckdb", "parquet"},
-        owners=["team:operations"],
         pool=WAREHOUSE_POOL,
         description="The retrospective of the campaign in RETENTION_CAMPAIGN_FILE, under "
         "RETENTION_EXPORT_DIR/retrospective/<campaign_id>: report.html (self-contained: headline, win-back "

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.owners import owners
 from retention.resources import WAREHOUSE_POOL, RetentionResource
 from retention.serving import publish
 
@@ -14,8 +15,8 @@ def build_bi_snapshot(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         key=BI_SNAPSHOT,
         deps=upstream,
         group_name="serving",
+        owners=owners("serving"),
         kinds={"duckdb", "parquet"},
-        owners=["team:data-engineering"],
         pool=WAREHOUSE_POOL,
         description="The marts and the outreach log copied into RETENTION_SERVING_FILE (a read-only DuckDB "
         "file for BI tools) and RETENTION_SERVING_PARQUET_DIR/current (Parquet), each swapped in whole after "
