@@ -8,6 +8,9 @@ new or changed gets one run. The run key carries the fingerprint (and, from a da
 its number), so a tick evaluated twice (say after a crash before its cursor was saved) never starts the
 same run twice, while a day returning to an earlier state still runs again.
 
+The cursor also keeps the sources that had files each day, so a source whose folder vanishes from many
+days at once (renamed, moved) is held back instead of withdrawn, as are many days emptied at once.
+
 A first tick on a folder with months of history would ask for hundreds of runs at once: at most
 `MAX_RUNS_PER_TICK` days are requested per tick, oldest first, and only those are written to the
 cursor, so the rest follow tick after tick and the run queue never floods.
@@ -40,8 +43,9 @@ MAX_RUNS_PER_TICK = 31
 MIN_INTERVAL_SECONDS = 60
 # How many refused files or days a skip reason names before it only counts the rest.
 _SHOWN = 5
-# A cursor entry: the fingerprint last requested, then "#n" from a day's second request on.
-_ENTRY = re.compile(r"[0-9a-f]{64}(#[0-9]+)?")
+# A cursor entry: the fingerprint last requested, "#n" from a day's second request on, then "|" and the
+# sources that had files that day (absent from cursors written before sources were kept).
+_ENTRY = re.compile(r"[0-9a-f]{64}(#[0-9]+)?(\|[a-z_,]*)?")
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class TickPlan:
     notes: tuple[str, ...]  # why changed days were not requested this tick
 
 
-# More days than this losing all their files in one tick are held back (see plan_tick).
+# More days than this losing all their files, or all of one source's files, in one tick are held back
+# (see plan_tick).
 MAX_EMPTIED_DAYS_PER_TICK = 3
 _NO_FILES = hashlib.sha256(b"[]").hexdigest()
 
@@ -120,12 +125,16 @@ def plan_tick(
     # missing, moved or archived, and withdrawing them would delete their history from the warehouse.
     emptied = [day for day, value in cursor.items() if day not in listed and value.partition("#")[0] != _NO_FILES]
     hold_emptied = len(emptied) > MAX_EMPTIED_DAYS_PER_TICK
+    # The same for one source: its folder renamed or moved while the other sources' files stay.
+    vanished = _vanished_sources(listed, cursor, exclude=set(emptied))
+    held_sources = {src: days for src, days in vanished.items() if len(days) > MAX_EMPTIED_DAYS_PER_TICK}
+    held_days = {day for days in held_sources.values() for day in days}
     changed, unsettled, outside = [], [], []
     for day in sorted(listed.keys() | cursor.keys()):
         stamps = listed.get(day, ())
         current = fingerprint(stamps)
-        previous, _, count = cursor.get(day, "").partition("#")
-        if previous == current or (hold_emptied and day in emptied):
+        previous, _, count = cursor.get(day, "").split("|")[0].partition("#")
+        if previous == current or (hold_emptied and day in emptied) or day in held_days:
             continue
         if not in_partitions(day):
             outside.append(day)
@@ -141,7 +150,8 @@ def plan_tick(
     requested, waiting = changed[:limit], changed[limit:]
     new_cursor = dict(cursor)
     for day, current, nth in requested:
-        new_cursor[day] = current if nth == 1 else f"{current}#{nth}"
+        sources = ",".join(_sources(listed.get(day, ())))
+        new_cursor[day] = (current if nth == 1 else f"{current}#{nth}") + f"|{sources}"
     notes = []
     if unsettled:
         notes.append(
@@ -158,10 +168,35 @@ def plan_tick(
             f"{len(emptied)} landing days from {min(emptied)} lost all their files at once (is the landing folder "
             "missing, moved or archived?): not withdrawn automatically; to withdraw them, run those days by hand"
         )
+    for source, days in sorted(held_sources.items()):
+        notes.append(
+            f"{len(days)} landing days from {min(days)} lost all their {printable(source, 40)} files at once (was "
+            f"the {printable(source, 40)} folder renamed or moved?): not withdrawn automatically; to withdraw "
+            "them, run those days by hand"
+        )
     if waiting:
         notes.append(f"{len(waiting)} more changed day(s) from {waiting[0][0]} wait for the next tick")
     run_keys = tuple((day, _run_key(day, current, nth)) for day, current, nth in requested)
     return TickPlan(run_keys, dict(sorted(new_cursor.items())), tuple(notes))
+
+
+def _sources(stamps: tuple[FileStamp, ...]) -> list[str]:
+    return sorted({stamp.relative_path.split("/", 1)[0] for stamp in stamps})
+
+
+def _vanished_sources(
+    listed: dict[str, tuple[FileStamp, ...]], cursor: dict[str, str], exclude: set[str]
+) -> dict[str, list[str]]:
+    """Per source, the days whose files of that source are all gone since they were last requested
+    (days that lost every file are left to the emptied-day rule)."""
+    vanished: dict[str, list[str]] = {}
+    for day, value in sorted(cursor.items()):
+        if day in exclude or "|" not in value:
+            continue
+        before = {source for source in value.split("|", 1)[1].split(",") if source}
+        for source in sorted(before - set(_sources(listed.get(day, ())))):
+            vanished.setdefault(source, []).append(day)
+    return vanished
 
 
 def _run_key(day: str, digest: str, nth: int) -> str:

@@ -71,7 +71,8 @@ def test_two_days_two_runs_then_nothing_until_a_file_changes(settings):
         ("2025-03-02", f"landing-2025-03-02-{day2[:16]}"),
     ]
     assert [r.tags["retention/trigger"] for r in first.run_requests] == ["sensor", "sensor"]
-    assert first.cursor == f'{{"2025-03-01":"{day1}","2025-03-02":"{day2}"}}'
+    # Each entry: the fingerprint, then the sources that had files that day.
+    assert first.cursor == f'{{"2025-03-01":"{day1}|members,orders","2025-03-02":"{day2}|orders"}}'
 
     again = tick(settings, first.cursor)
     assert again.run_requests == []
@@ -82,7 +83,10 @@ def test_two_days_two_runs_then_nothing_until_a_file_changes(settings):
     new_day2 = expected_fingerprint(("orders/20250302/pos.csv", 16, T + 5))
     redelivered = tick(settings, first.cursor)
     assert requested(redelivered) == [("2025-03-02", f"landing-2025-03-02-{new_day2[:16]}-2")]
-    assert json.loads(redelivered.cursor) == {"2025-03-01": day1, "2025-03-02": f"{new_day2}#2"}
+    assert json.loads(redelivered.cursor) == {
+        "2025-03-01": f"{day1}|members,orders",
+        "2025-03-02": f"{new_day2}#2|orders",
+    }
 
 
 def test_deleted_files_run_their_day_again(settings):
@@ -100,7 +104,7 @@ def test_deleted_files_run_their_day_again(settings):
         ("2025-03-01", f"landing-2025-03-01-{fewer[:16]}-2"),
         ("2025-03-02", f"landing-2025-03-02-{empty[:16]}-2"),  # the loader withdraws the day's rows
     ]
-    assert json.loads(result.cursor) == {"2025-03-01": f"{fewer}#2", "2025-03-02": f"{empty}#2"}
+    assert json.loads(result.cursor) == {"2025-03-01": f"{fewer}#2|members", "2025-03-02": f"{empty}#2|"}
     assert tick(settings, result.cursor).run_requests == []
 
     # Moved back as it was (same size, same mtime, as `mv` keeps it): the day's first key, long used, would
@@ -204,6 +208,47 @@ def test_many_days_losing_their_files_at_once_are_held_back(settings):
         deliver(settings, f"orders/2025-03-0{day}/pos.csv", ORDERS)
     withdrawn = tick(settings, first.cursor)
     assert [day for day, _ in requested(withdrawn)] == ["2025-03-03", "2025-03-04", "2025-03-05"]
+
+
+def test_a_source_folder_renamed_away_from_many_days_is_held_back(settings):
+    for day in range(1, 6):
+        deliver(settings, f"members/2025-03-0{day}/crm.csv", MEMBERS)
+        deliver(settings, f"orders/2025-03-0{day}/pos.csv", ORDERS)
+    first = tick(settings)
+    assert len(first.run_requests) == 5
+    # Someone renames orders/ to orders_old/: every day keeps its members file, so no day is emptied, but
+    # running those days would withdraw five days of orders from the warehouse.
+    (settings.landing_dir / "orders").rename(settings.landing_dir / "orders_old")
+    nothing = tick(settings, first.cursor)
+    assert nothing.run_requests == []
+    assert nothing.skip_message == (
+        "5 landing days from 2025-03-01 lost all their orders files at once (was the orders folder renamed or "
+        "moved?): not withdrawn automatically; to withdraw them, run those days by hand"
+    )
+
+    deliver(settings, "members/2025-03-06/crm.csv", MEMBERS)  # a new day still runs
+    held = tick(settings, first.cursor)
+    assert [day for day, _ in requested(held)] == ["2025-03-06"]
+    assert json.loads(held.cursor)["2025-03-01"] == json.loads(first.cursor)["2025-03-01"]  # untouched
+    # Back under its name: nothing changed, nothing runs.
+    (settings.landing_dir / "orders_old").rename(settings.landing_dir / "orders")
+    assert tick(settings, held.cursor).run_requests == []
+
+
+def test_a_source_withdrawn_from_a_few_days_is_requested(settings):
+    for day in range(1, 6):
+        deliver(settings, f"members/2025-03-0{day}/crm.csv", MEMBERS)
+        deliver(settings, f"orders/2025-03-0{day}/pos.csv", ORDERS)
+    first = tick(settings)
+    for day in (2, 4, 5):  # three days at most: a deliberate withdrawal
+        (settings.landing_dir / f"orders/2025-03-0{day}/pos.csv").unlink()
+    assert [day for day, _ in requested(tick(settings, first.cursor))] == ["2025-03-02", "2025-03-04", "2025-03-05"]
+
+
+def test_a_cursor_written_before_sources_were_kept_still_works(settings):
+    deliver(settings, "orders/2025-03-01/pos.csv", ORDERS)
+    day1 = expected_fingerprint(("orders/2025-03-01/pos.csv", 15, T))
+    assert tick(settings, f'{{"2025-03-01":"{day1}"}}').run_requests == []
 
 
 def test_a_modification_time_in_the_future_does_not_hold_the_day(settings):
