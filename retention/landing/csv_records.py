@@ -322,7 +322,7 @@ def _map_header(header: list[str], file: LandedFile, source: Source) -> tuple[di
         canonical = aliases.get(header_name.strip().lower())
         if canonical is None:
             shown = header_name.strip()
-            extra.append(printable(shown, 64) if _COLUMN_NAME.fullmatch(shown) else f"(field {position})")
+            extra.append(printable(shown, 64) if COLUMN_NAME.fullmatch(shown) else f"(field {position})")
         elif canonical in renames.values():
             raise LandingFileError(
                 file.relative_path, f"two columns mean {canonical!r} (second: {printable(header_name, 64)!r})"
@@ -354,7 +354,7 @@ def _map_header(header: list[str], file: LandedFile, source: Source) -> tuple[di
 # id card), a date, or a bare number. Such a "header" is a data row of a file delivered without one.
 _DATA_LIKE = re.compile(r"@|\d{5,}|\d{4}[-/年.]\d{1,2}|^\s*[-+¥￥]?\d[\d,.]*\s*$")
 # Extra header names are listed in the load metadata only if they look like names.
-_COLUMN_NAME = re.compile(r"[^\W\d][\w .()（）/-]{0,63}")
+COLUMN_NAME = re.compile(r"[^\W\d][\w .()（）/-]{0,63}")
 
 
 def _reject_truncated_csv(data: bytes, lines: pl.DataFrame, header: list[str], file: LandedFile) -> None:

@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 from retention.landing.contract import MEMBERS, SOURCES, Source
-from retention.landing.csv_records import _COLUMN_NAME as COLUMN_NAME
+from retention.landing.csv_records import COLUMN_NAME
 from retention.landing.errors import LandingFileError
 from retention.landing.files import (
     CSV_SUFFIXES,
