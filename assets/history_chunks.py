@@ -11,7 +11,6 @@ shows are those of that one final build; the earlier steps only add days to the 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import duckdb
 import yaml
 from dagster_dbt import DbtCliResource
 
-from assets.dbt_command import NO_UNIT_TESTS, dbt_build_args
+from assets.dbt_command import NO_UNIT_TESTS, DbtBuild, day_range_env, dbt_build
 from retention.resources import RetentionResource
 from retention.settings import project_root
 
@@ -82,15 +81,17 @@ def split_days(first: date, last: date, chunk_days: int) -> list[tuple[date, dat
     return ranges
 
 
-def chunk_build_args(as_of_date: date | None, first: date, last: date, full_refresh: bool) -> list[str]:
+def chunk_build(as_of_date: date | None, first: date, last: date, full_refresh: bool) -> DbtBuild:
     """`dbt build` of the history models for the days first..last. Tests that also read other models
     (relationships) wait for the final build, which builds those models."""
-    dbt_vars = {"history_from": first.isoformat(), "history_through": last.isoformat()}
-    if as_of_date is not None:
-        dbt_vars = {"as_of_date": as_of_date.isoformat(), **dbt_vars}
     args = ["build", *NO_UNIT_TESTS, "--select", " ".join(HISTORY_MODELS), "--indirect-selection", "cautious"]
-    args += ["--vars", json.dumps(dbt_vars)]
-    return args + (["--full-refresh"] if full_refresh else [])
+    return DbtBuild(args + (["--full-refresh"] if full_refresh else []), day_range_env(as_of_date, first, last))
+
+
+def _run(dbt: DbtCliResource, build: DbtBuild) -> None:
+    with build.environment():
+        invocation = dbt.cli(build.args)
+    invocation.wait()
 
 
 def _landed_span_and_members(retention: RetentionResource) -> tuple[date, date, int] | None:
@@ -120,7 +121,7 @@ def build_earlier_chunks(
 
     started = time.monotonic()
     # int_as_of_dates is among what the history reads: it lists the days the request asks for.
-    dbt.cli(dbt_build_args(request.as_of_date, request.full_refresh, request.history_from, UPSTREAM_OF_HISTORY)).wait()
+    _run(dbt, dbt_build(request.as_of_date, request.full_refresh, request.history_from, UPSTREAM_OF_HISTORY))
     with retention.connect(read_only=True) as con:
         days = "SELECT min(as_of_date), max(as_of_date) FROM intermediate.int_as_of_dates"
         first, last = con.execute(days).fetchone()
@@ -135,7 +136,7 @@ def build_earlier_chunks(
     for index, (chunk_first, chunk_last) in enumerate(earlier):
         started = time.monotonic()
         refresh = request.full_refresh and index == 0
-        dbt.cli(chunk_build_args(request.as_of_date, chunk_first, chunk_last, refresh)).wait()
+        _run(dbt, chunk_build(request.as_of_date, chunk_first, chunk_last, refresh))
         seconds = time.monotonic() - started
         log(f"History chunk {index + 1}/{len(chunks)} ({chunk_first}..{chunk_last}) built in {seconds:.0f} s")
     return chunks[-1][0]

@@ -18,7 +18,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.dbt_project import using_dagster_dev
 
-from assets.dbt_command import dbt_build_args
+from assets.dbt_command import dbt_build
 from assets.history_chunks import HistoryRequest, build_earlier_chunks
 from assets.owners import OWNERS_BY_GROUP, owners
 from retention.resources import WAREHOUSE_POOL, RetentionResource
@@ -140,7 +140,10 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 if last_chunk_from is not None:
                     # The earlier steps refreshed what needed it; the final build adds the last chunk.
                     history_from, full_refresh = last_chunk_from, False
-            yield from dbt.cli(dbt_build_args(as_of, full_refresh, history_from), context=context).stream()
+            build = dbt_build(as_of, full_refresh, history_from)
+            with build.environment():
+                invocation = dbt.cli(build.args, context=context)
+            yield from invocation.stream()
 
     return retention_dbt_models
 
@@ -174,7 +177,10 @@ def build_retrospective_dbt_assets() -> dg.AssetsDefinition:
         _point_dbt_profile_at(settings)
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else None
         with warehouse_lock(settings):
-            yield from dbt.cli(dbt_build_args(as_of), context=context).stream()
+            build = dbt_build(as_of)
+            with build.environment():
+                invocation = dbt.cli(build.args, context=context)
+            yield from invocation.stream()
 
     return retention_dbt_retrospective
 

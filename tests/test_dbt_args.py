@@ -1,12 +1,13 @@
 """The dbt command line each materialization runs."""
 
+import os
 from datetime import date
 
-from assets.dbt_command import NO_UNIT_TESTS, dbt_build_args
+from assets.dbt_command import NO_UNIT_TESTS, DbtBuild, dbt_build
 from assets.history_chunks import (
     UPSTREAM_OF_HISTORY,
     HistoryRequest,
-    chunk_build_args,
+    chunk_build,
     days_per_chunk,
     history_days_at_most,
     split_days,
@@ -15,35 +16,42 @@ from assets.transformation import history_start
 
 
 def test_plain_build_computes_as_of_the_latest_landed_day():
-    assert dbt_build_args() == ["build", *NO_UNIT_TESTS]
+    assert dbt_build() == DbtBuild(["build", *NO_UNIT_TESTS], {})
 
 
-def test_as_of_date_becomes_a_dbt_var():
-    assert dbt_build_args(date(2025, 8, 15)) == ["build", *NO_UNIT_TESTS, "--vars", '{"as_of_date": "2025-08-15"}']
+def test_the_as_of_day_reaches_dbt_as_an_environment_variable_not_a_var():
+    # A changed --vars makes dbt re-parse the whole project; a changed environment variable, only its files.
+    assert dbt_build(date(2025, 8, 15)) == DbtBuild(
+        ["build", *NO_UNIT_TESTS], {"RETENTION_DBT_AS_OF_DATE": "2025-08-15"}
+    )
 
 
 def test_full_refresh_rebuilds_the_incremental_history():
-    assert dbt_build_args(full_refresh=True) == ["build", *NO_UNIT_TESTS, "--full-refresh"]
-    assert dbt_build_args(date(2025, 8, 15), True)[-1] == "--full-refresh"
+    assert dbt_build(full_refresh=True) == DbtBuild(["build", *NO_UNIT_TESTS, "--full-refresh"], {})
+    assert dbt_build(date(2025, 8, 15), True).args[-1] == "--full-refresh"
 
 
 def test_a_range_computes_the_history_of_every_day_in_it():
-    assert dbt_build_args(date(2025, 8, 31), history_from=date(2025, 8, 1)) == [
-        "build",
-        *NO_UNIT_TESTS,
-        "--vars",
-        '{"as_of_date": "2025-08-31", "history_from": "2025-08-01"}',
-    ]
+    assert dbt_build(date(2025, 8, 31), history_from=date(2025, 8, 1)) == DbtBuild(
+        ["build", *NO_UNIT_TESTS],
+        {"RETENTION_DBT_AS_OF_DATE": "2025-08-31", "RETENTION_DBT_HISTORY_FROM": "2025-08-01"},
+    )
 
 
 def test_full_refresh_recomputes_every_landed_day_whatever_the_range():
-    assert dbt_build_args(date(2025, 8, 31), True, date(2025, 8, 1)) == [
-        "build",
-        *NO_UNIT_TESTS,
-        "--vars",
-        '{"as_of_date": "2025-08-31"}',
-        "--full-refresh",
-    ]
+    assert dbt_build(date(2025, 8, 31), True, date(2025, 8, 1)) == DbtBuild(
+        ["build", *NO_UNIT_TESTS, "--full-refresh"], {"RETENTION_DBT_AS_OF_DATE": "2025-08-31"}
+    )
+
+
+def test_the_day_range_is_in_the_environment_only_while_dbt_starts(monkeypatch):
+    monkeypatch.setenv("RETENTION_DBT_HISTORY_FROM", "2020-01-01")  # left over in a shell: never leaks in
+    monkeypatch.delenv("RETENTION_DBT_AS_OF_DATE", raising=False)
+    with dbt_build(date(2025, 8, 15)).environment():
+        assert os.environ["RETENTION_DBT_AS_OF_DATE"] == "2025-08-15"
+        assert "RETENTION_DBT_HISTORY_FROM" not in os.environ
+    assert "RETENTION_DBT_AS_OF_DATE" not in os.environ
+    assert os.environ["RETENTION_DBT_HISTORY_FROM"] == "2020-01-01"
 
 
 def test_history_starts_at_the_configured_day_else_at_the_first_partition_of_the_run():
@@ -90,28 +98,34 @@ def test_the_history_bound_follows_the_request_and_the_cap():
 
 
 def test_a_chunk_builds_only_the_history_models_for_its_days():
-    assert chunk_build_args(date(2025, 9, 30), date(2025, 7, 1), date(2025, 7, 23), True) == [
-        "build",
-        *NO_UNIT_TESTS,
-        "--select",
-        "int_as_of_dates int_member_measures_daily int_member_state_daily member_churn_risk member_kpis_daily",
-        "--indirect-selection",
-        "cautious",
-        "--vars",
-        '{"as_of_date": "2025-09-30", "history_from": "2025-07-01", "history_through": "2025-07-23"}',
-        "--full-refresh",
-    ]
+    assert chunk_build(date(2025, 9, 30), date(2025, 7, 1), date(2025, 7, 23), True) == DbtBuild(
+        [
+            "build",
+            *NO_UNIT_TESTS,
+            "--select",
+            "int_as_of_dates int_member_measures_daily int_member_state_daily member_churn_risk member_kpis_daily",
+            "--indirect-selection",
+            "cautious",
+            "--full-refresh",
+        ],
+        {
+            "RETENTION_DBT_AS_OF_DATE": "2025-09-30",
+            "RETENTION_DBT_HISTORY_FROM": "2025-07-01",
+            "RETENTION_DBT_HISTORY_THROUGH": "2025-07-23",
+        },
+    )
 
 
-def test_what_the_history_reads_is_built_with_the_request_vars():
-    assert dbt_build_args(date(2025, 9, 30), True, date(2025, 7, 1), UPSTREAM_OF_HISTORY) == [
-        "build",
-        *NO_UNIT_TESTS,
-        "--select",
-        "+member_kpis_daily",
-        "--exclude",
-        "int_member_measures_daily+",
-        "--vars",
-        '{"as_of_date": "2025-09-30"}',
-        "--full-refresh",
-    ]
+def test_what_the_history_reads_is_built_for_the_requested_day():
+    assert dbt_build(date(2025, 9, 30), True, date(2025, 7, 1), UPSTREAM_OF_HISTORY) == DbtBuild(
+        [
+            "build",
+            *NO_UNIT_TESTS,
+            "--select",
+            "+member_kpis_daily",
+            "--exclude",
+            "int_member_measures_daily+",
+            "--full-refresh",
+        ],
+        {"RETENTION_DBT_AS_OF_DATE": "2025-09-30"},
+    )

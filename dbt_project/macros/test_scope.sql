@@ -1,7 +1,7 @@
 {#- Tests on the big incremental tables check the rows this build wrote, not the whole history again
     (every earlier day was checked by the build that wrote it). Such a test sets
     `where: "<day column> >= __first_day_built__"`; the placeholder becomes the first day a build can
-    write: the history_from var (a range run's first day), else the as_of_date var, else - a full
+    write: RETENTION_DBT_HISTORY_FROM (a range run's first day), else RETENTION_DBT_AS_OF_DATE, else - a full
     refresh, or a build without vars - the beginning of time, so everything is checked.
     (dbt's documented hook for custom `where` logic: get_where_subquery.) -#}
 {% macro get_where_subquery(relation) -%}
@@ -20,5 +20,5 @@
 {%- if flags.FULL_REFRESH -%}
     {{ return('0001-01-01') }}
 {%- endif -%}
-{{ return(var('history_from') or var('as_of_date') or '0001-01-01') }}
+{{ return(env_var('RETENTION_DBT_HISTORY_FROM', '') or env_var('RETENTION_DBT_AS_OF_DATE', '') or '0001-01-01') }}
 {%- endmacro %}

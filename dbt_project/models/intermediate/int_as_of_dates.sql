@@ -1,10 +1,10 @@
--- The days the risk and KPI history is computed for, one row each: from the history_from var (a
--- range run passes its first day) through the history_through var or else the as-of day; just the
--- as-of day when history_from is empty; every landed day on a full refresh without history_from, so
+-- The days the risk and KPI history is computed for, one row each: from RETENTION_DBT_HISTORY_FROM (a
+-- range run passes its first day) through RETENTION_DBT_HISTORY_THROUGH or else the as-of day; just the
+-- as-of day when history_from is empty (environment variables, not vars: see assets/dbt_command.py); every landed day on a full refresh without history_from, so
 -- that rebuilding the history does not erase it. Never more than the last history_max_days days (when
 -- it is above 0).
-{% set history_from = var('history_from') %}
-{% set history_through = var('history_through') %}
+{% set history_from = env_var('RETENTION_DBT_HISTORY_FROM', '') %}
+{% set history_through = env_var('RETENTION_DBT_HISTORY_THROUGH', '') %}
 {% set history_max_days = var('history_max_days') | int %}
 with requested as (
     select
