@@ -12,7 +12,8 @@ files, lines and columns and never a value (tests/test_hostile_records.py), and 
 The sensor ships running, unlike the schedule and the landing sensor: it only appends to a local
 file, starting nothing, and an alert that someone has to remember to switch on is an alert that is
 missing the day it is needed. It reports runs that fail from the moment the daemon starts it; earlier
-failures stay in the UI's run list.
+failures stay in the UI's run list. Runs of `retention run` have no code location of origin, so the
+sensor does not see them: that command prints its own failure summary and exits non-zero.
 """
 
 from __future__ import annotations
