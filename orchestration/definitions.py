@@ -11,6 +11,8 @@ from assets.outreach.winback import WINBACK_BATCHES, winback_batches
 from assets.retrospective.campaign_report import build_campaign_report
 from assets.serving.bi_snapshot import build_bi_snapshot
 from assets.transformation import build_dbt_assets, build_retrospective_dbt_assets, dbt_resource
+from orchestration.alerts import build_run_failure_alert
+from orchestration.freshness import build_freshness_checks, build_freshness_sensor
 from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
 from orchestration.schedules import build_daily_schedule
@@ -32,6 +34,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
     retrospective_models = [key for key in retrospective.keys if key.path[0] == "retrospective"]
     published = [*marts, WINBACK_BATCHES, *retrospective_models]
+    freshness = build_freshness_checks(settings)
     return dg.Definitions(
         assets=[
             *landing_specs(),
@@ -44,10 +47,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             build_campaign_report(retrospective_models),
             build_bi_snapshot(published),
         ],
-        asset_checks=[*build_mart_checks(), *build_outreach_checks()],
+        asset_checks=[*build_mart_checks(), *build_outreach_checks(), *freshness],
         jobs=build_jobs(settings),
         schedules=[build_daily_schedule(settings)],
-        sensors=[build_landing_sensor(settings)],
+        sensors=[build_landing_sensor(settings), build_freshness_sensor(freshness), build_run_failure_alert(settings)],
         resources={"retention": RetentionResource.from_settings(settings), "dbt": dbt_resource()},
         # One process writes the DuckDB file at a time: steps of a run execute one after another.
         executor=dg.in_process_executor,

@@ -116,7 +116,7 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 def step_failure_summary(step_key: str, error) -> str:
     """What failed in a step and why: the message of the error the asset code raised (not Dagster's
     wrapper, "Error occurred while executing op ..."), found by walking the error's cause chain."""
-    user_error = _user_error(error)
+    user_error = asset_code_error(error)
     if user_error is None:
         return f"step {step_key} failed (no error recorded; see the run log)"
     text = _message_text(user_error)
@@ -125,7 +125,7 @@ def step_failure_summary(step_key: str, error) -> str:
     return _with_details(f"step {step_key} failed: {user_error.cls_name}", text.splitlines())
 
 
-def _user_error(error):
+def asset_code_error(error):
     """The outermost error in the cause chain that is not one of Dagster's own wrappers (its deeper
     causes are the implementation's, and a parser's message may quote the line it choked on)."""
     chain, seen = [], set()

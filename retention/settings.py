@@ -45,6 +45,11 @@ class Settings:
     # The landing sensor leaves a day alone while any of its files was modified less than this many seconds
     # ago: a file still being copied in would otherwise start a run on half a delivery.
     sensor_settle_seconds: int = 60
+    # One JSON line per failed run, appended by the run-failure alert sensor (orchestration/alerts.py).
+    alerts_file: Path = Path("data/alerts/run_failures.jsonl")
+    # The raw assets and the key marts count as stale (a WARN freshness check) when their last update is
+    # older than this; hours, fractions allowed.
+    freshness_hours: float = 24.0
     # Ingestion rules (documented in docs/landing_contract.md).
     max_order_amount: float = 200_000.0
     max_paid_level: int = 3
