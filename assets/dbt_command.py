@@ -8,16 +8,21 @@ per build), while a changed environment variable re-parses only the few files th
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 AS_OF_DATE_ENV = "RETENTION_DBT_AS_OF_DATE"
 HISTORY_FROM_ENV = "RETENTION_DBT_HISTORY_FROM"
 HISTORY_THROUGH_ENV = "RETENTION_DBT_HISTORY_THROUGH"
 DAY_RANGE_ENV = (AS_OF_DATE_ENV, HISTORY_FROM_ENV, HISTORY_THROUGH_ENV)
+# dagster-dbt gives every build a target folder of its own (about 11 MB: manifest, compiled SQL, run
+# results); two builds a day would pile up 8 GB a year. The newest few are kept to look into.
+TARGETS_KEPT = 10
 
 
 @dataclass(frozen=True)
@@ -66,3 +71,19 @@ def dbt_build(
     if full_refresh:
         args.append("--full-refresh")
     return DbtBuild(args, day_range_env(as_of_date, None if full_refresh else history_from))
+
+
+def prune_build_targets(target_dir: Path, op_name: str, keep: int = TARGETS_KEPT) -> list[Path]:
+    """Delete all but the `keep` newest target folders of `op_name`'s builds (`<op_name>-<run>-<hash>`);
+    return what was deleted. The project's own target files (manifest, partial parse) are never touched."""
+    builds = [path for path in target_dir.glob(f"{op_name}-*") if path.is_dir()]
+    builds.sort(key=lambda path: path.stat().st_mtime_ns, reverse=True)
+    for old in builds[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return builds[keep:]
+
+
+def build_folder(invocation) -> Path:
+    """Where a dagster-dbt invocation wrote its target files (its path is relative to the dbt project)."""
+    path = Path(invocation.target_path)
+    return path if path.is_absolute() else Path(invocation.project_dir) / path

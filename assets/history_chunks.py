@@ -12,6 +12,7 @@ shows are those of that one final build; the earlier steps only add days to the 
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import duckdb
 import yaml
 from dagster_dbt import DbtCliResource
 
-from assets.dbt_command import NO_UNIT_TESTS, DbtBuild, day_range_env, dbt_build
+from assets.dbt_command import NO_UNIT_TESTS, DbtBuild, build_folder, day_range_env, dbt_build
 from retention.resources import RetentionResource
 from retention.settings import project_root
 
@@ -92,6 +93,8 @@ def _run(dbt: DbtCliResource, build: DbtBuild) -> None:
     with build.environment():
         invocation = dbt.cli(build.args)
     invocation.wait()
+    # Only the final build's results are reported; a failed chunk raised above and keeps its folder.
+    shutil.rmtree(build_folder(invocation), ignore_errors=True)
 
 
 def _landed_span_and_members(retention: RetentionResource) -> tuple[date, date, int] | None:

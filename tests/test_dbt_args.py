@@ -3,7 +3,7 @@
 import os
 from datetime import date
 
-from assets.dbt_command import NO_UNIT_TESTS, DbtBuild, dbt_build
+from assets.dbt_command import NO_UNIT_TESTS, DbtBuild, dbt_build, prune_build_targets
 from assets.history_chunks import (
     UPSTREAM_OF_HISTORY,
     HistoryRequest,
@@ -128,4 +128,25 @@ def test_what_the_history_reads_is_built_for_the_requested_day():
             "--full-refresh",
         ],
         {"RETENTION_DBT_AS_OF_DATE": "2025-09-30"},
+    )
+
+
+def test_only_the_newest_build_folders_of_an_asset_are_kept(tmp_path):
+    target = tmp_path / "target"
+    for n in range(13):
+        folder = target / f"retention_dbt_models-run{n:04d}-abc{n:04d}"
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text("{}")
+        os.utime(folder, ns=(n * 10**9, n * 10**9))  # build n finished at second n
+    other = target / "retention_dbt_retrospective-run0000-abc0000"
+    other.mkdir()
+    os.utime(other, ns=(0, 0))
+    (target / "partial_parse.msgpack").write_bytes(b"x")
+
+    deleted = prune_build_targets(target, "retention_dbt_models", keep=10)
+
+    assert sorted(p.name for p in deleted) == [f"retention_dbt_models-run{n:04d}-abc{n:04d}" for n in (0, 1, 2)]
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        [f"retention_dbt_models-run{n:04d}-abc{n:04d}" for n in range(3, 13)]
+        + ["retention_dbt_retrospective-run0000-abc0000", "partial_parse.msgpack"]
     )
