@@ -1,0 +1,190 @@
+"""The Dagster UI, tested as a person would use it: `dagster dev` on a tiny generated landing (40 members, 10
+days), the whole pipeline launched through the API behind the UI's Materialize button, then three pages
+opened in headless Chromium once they have finished loading: the asset lineage, the asset raw/orders and
+the run. Screenshots (look at them) and DOM dumps go to test-artifacts/ui/ (or $RETENTION_TEST_ARTIFACTS/ui/)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from orchestration.jobs import DAILY_REFRESH
+from retention.generator import generate
+from retention.settings import project_root
+from tests import ui_server
+from tests.headless_chromium import Chromium, PageCapture, PageNotReady, chromium_binary
+
+START, END = date(2025, 3, 1), date(2025, 3, 10)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The lineage page with these groups unfolded (the others stay one box each): every stage from the raw
+# loads to the BI copy, small enough to read. "global@global:<group>" is how the UI names a group in its URL.
+UNFOLDED_GROUPS = ("ingestion", "evaluation", "marts", "outreach", "serving")
+LINEAGE = "/asset-groups?expanded=" + ",".join(f"global@global:{group}" for group in UNFOLDED_GROUPS)
+
+
+@dataclass(frozen=True)
+class LaunchedRun:
+    ui: ui_server.DagsterUI
+    run_id: str
+    status: str
+    members_file_values: frozenset[str]  # every name and mobile number of the generated members files
+
+
+def artifacts_dir() -> Path:
+    root = os.environ.get("RETENTION_TEST_ARTIFACTS") or project_root() / "test-artifacts"
+    folder = Path(root) / "ui"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def server_env(root: Path, dagster_home: Path) -> dict[str, str]:
+    """This shell's environment without its RETENTION_* settings, pointed at the folders under `root` (as the
+    conftest `settings` fixture does), with the venv first on PATH as `make ui` has it."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RETENTION_")}
+    env.update(
+        {
+            "RETENTION_LANDING_DIR": str(root / "landing"),
+            "RETENTION_WAREHOUSE": str(root / "warehouse.duckdb"),
+            "RETENTION_EXPORT_DIR": str(root / "exports"),
+            "RETENTION_GROUND_TRUTH_DIR": str(root / "ground_truth"),
+            "RETENTION_DUCKDB_TEMP_DIRECTORY": str(root / "duckdb_tmp"),
+            "RETENTION_SERVING_FILE": str(root / "serving" / "serving.duckdb"),
+            "RETENTION_SERVING_PARQUET_DIR": str(root / "serving" / "parquet"),
+            "DAGSTER_HOME": str(dagster_home),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+        }
+    )
+    return env
+
+
+def members_file_values(landing: Path) -> frozenset[str]:
+    files = sorted((landing / "members").glob("*/*.csv"))
+    assert files, f"no members files under {landing}"
+    members = pl.read_csv(files, infer_schema=False).select("name", "mobile")
+    values = pl.concat([members["name"], members["mobile"]]).drop_nulls().str.strip_chars()
+    return frozenset(values.filter(values != "").to_list())
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory) -> LaunchedRun:
+    # Checked first: without a browser there is nothing to look at, so nothing is started.
+    if chromium_binary() is None:
+        pytest.skip("chromium not installed: apt-get install chromium (CI's .ci/run installs it when run as root)")
+    root = tmp_path_factory.mktemp("ui")
+    generate(root / "landing", members=40, start=START, end=END, seed=5, truth_dir=root / "ground_truth")
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(project_root() / "orchestration" / "dagster.yaml", dagster_home / "dagster.yaml")
+    ui = ui_server.start_dagster_dev(server_env(root, dagster_home), root / "dagster-dev.log")
+    try:
+        run_id = ui_server.launch_range(ui, DAILY_REFRESH, START, END)
+        status = ui_server.wait_for_run(ui, run_id)
+        yield LaunchedRun(ui, run_id, status, members_file_values(root / "landing"))
+    finally:
+        ui_server.stop(ui)
+        shutil.copy(ui.log_file, artifacts_dir() / "dagster-dev.log")
+        shutil.rmtree(root, ignore_errors=True)  # CI disks are small: the module's files go at once
+
+
+@pytest.fixture(scope="module")
+def pages(launched: LaunchedRun, tmp_path_factory) -> dict[str, PageCapture]:
+    """The three pages once loaded, each saved as <name>.png and <name>.html before any test looks at them."""
+    ui_server.dismiss_community_dialog(launched.ui)
+    outcome = "Success" if launched.status == "SUCCESS" else launched.status.title()
+    wanted = {
+        # The layout is computed in a web worker after the data arrives: wait for the assets' names.
+        "lineage": (LINEAGE, ("member_rfm", "winback_batches", "bi_snapshot", "orders"), ("Loading assets",), 2200),
+        "asset_raw_orders": ("/assets/raw/orders", ("files_read", f"{START}..{END}"), ("Loading",), None),
+        "run": (f"/runs/{launched.run_id}", (outcome, f"RUN_{launched.status}"), (), None),
+    }
+    folder, captured = artifacts_dir(), {}
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with Chromium(chromium_binary(), profile) as browser:
+        for name, (path, shows, hides, height) in wanted.items():
+            try:
+                capture = browser.capture(launched.ui.url + path, shows, hides, height=height)
+            except PageNotReady as not_ready:
+                save(folder, f"{name}.not-ready", not_ready.capture)
+                raise
+            save(folder, name, capture)
+            captured[name] = capture
+    shutil.rmtree(profile, ignore_errors=True)
+    print(f"screenshots and DOM dumps: {folder}")
+    return captured
+
+
+def save(folder: Path, name: str, capture: PageCapture) -> None:
+    (folder / f"{name}.png").write_bytes(capture.png)
+    (folder / f"{name}.html").write_text(capture.dom, encoding="utf-8")
+
+
+def test_the_whole_graph_runs_to_success_when_launched_through_the_api(launched):
+    errors = "\n".join(ui_server.run_error_events(launched.ui, launched.run_id)) if launched.status != "SUCCESS" else ""
+    assert launched.status == "SUCCESS", f"run {launched.run_id} ended {launched.status}:\n{errors}"
+
+
+def test_the_lineage_shows_every_stage_and_the_groups(pages):
+    text = pages["lineage"].text
+    # Groups, in the sidebar and as boxes in the graph; the retrospective stays folded into one box.
+    for group in ("ingestion", "marts", "outreach", "retrospective", "serving", "staging", "intermediate"):
+        assert group in text, group
+    # One asset of every unfolded stage: a raw load, the ticket signal, marts, the outreach, the evaluation, BI.
+    for asset in ("orders", "members", "member_rfm", "member_churn_risk", "winback_batches", "risk_recovery"):
+        assert asset in text, asset
+    assert "bi_snapshot" in text
+
+
+def test_the_raw_orders_page_shows_the_days_loaded_and_where_it_belongs(pages):
+    text = pages["asset_raw_orders"].text
+    # Breadcrumb of the key raw/orders; its group, job, sensor and schedule in the definition panel.
+    assert re.search(r"Assets\s+raw\s+(raw\s+)?orders\s", text), text[:500]
+    for expected in ("ingestion", "daily_refresh", "landing_files_sensor", "At 02:00 AM GMT+8"):
+        assert expected in text, expected
+    # The run's range, and 20 files read: every day delivers a POS file and an online-orders file.
+    assert metadata_value(text, "days", "files_read") == "2025-03-01..2025-03-10"
+    assert metadata_value(text, "files_read", "rows_read") == "20"
+
+
+def metadata_value(text: str, key: str, next_key: str) -> str:
+    """The value of a row of the asset's metadata table: its last line before the next row's key."""
+    row = re.search(rf"\n{key}\s(.*?)\n{next_key}\s", text, re.S)
+    assert row, f"no metadata row {key} before {next_key}"
+    return [line.strip() for line in row[1].splitlines() if line.strip()][-1]
+
+
+def test_the_run_page_shows_a_finished_successful_run(launched, pages):
+    text = pages["run"].text
+    # The header: run id (its first 8 characters), status and job.
+    assert re.search(rf"Runs\s+/\s+{launched.run_id[:8]}\s+Success\s+Run of\s+daily_refresh\s", text), text[:500]
+    assert "Errored (0)" in text and "No steps have errored" in text
+    assert "RUN_SUCCESS" in text
+
+
+def test_the_screenshots_are_pngs_of_the_whole_window(pages):
+    for name, capture in pages.items():
+        assert capture.png.startswith(PNG_SIGNATURE), name
+        width, height = int.from_bytes(capture.png[16:20], "big"), int.from_bytes(capture.png[20:24], "big")
+        assert (width, height) == ((1600, 2200) if name == "lineage" else (1600, 1000)), name
+        assert (artifacts_dir() / f"{name}.png").read_bytes() == capture.png
+
+
+def test_no_member_name_or_mobile_reaches_a_page_or_the_run_log(launched, pages):
+    assert len(launched.members_file_values) > 40  # 40 members' names and most of their mobiles
+    shown = {f"{name} page": capture.dom + capture.text for name, capture in pages.items()}
+    shown["run event log"] = "\n".join(ui_server.run_event_messages(launched.ui, launched.run_id))
+    for where, text in shown.items():
+        leaked = [value for value in launched.members_file_values if re.search(_standalone(value), text)]
+        assert leaked == [], f"{len(leaked)} member name(s) or mobile(s) on the {where}"
+
+
+def _standalone(value: str) -> str:
+    # A mobile inside a longer number (a timestamp in milliseconds, an id) is not that mobile.
+    return rf"(?<!\d){re.escape(value)}(?!\d)" if value.isdigit() else re.escape(value)
