@@ -18,10 +18,9 @@ from datetime import date
 from pathlib import Path
 
 from retention.landing.safe_text import printable
+from retention.runner import RANGE_END_TAG, RANGE_START_TAG
 from retention.settings import project_root
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 
 
@@ -211,9 +210,11 @@ query RunLogs($runId: ID!, $cursor: String) {
       events {
         __typename
         ... on MessageEvent { message level stepKey }
-        ... on ErrorEvent { error { className message } }
+        ... on ErrorEvent { error { className message errorChain { error { className message } } } }
         ... on DisplayableEvent { label description metadataEntries { ...MetadataText } }
-        ... on AssetCheckEvaluationEvent { evaluation { description metadataEntries { ...MetadataText } } }
+        ... on AssetCheckEvaluationEvent {
+          evaluation { checkName success severity assetKey { path } description metadataEntries { ...MetadataText } }
+        }
       }
     }
     ... on PythonError { message }
@@ -252,13 +253,20 @@ def run_event_messages(ui: DagsterUI, run_id: str) -> list[str]:
 
 
 def run_error_events(ui: DagsterUI, run_id: str) -> list[str]:
-    """The run's failures (ERROR-level events and those carrying an error), one escaped text each."""
+    """What made the run fail, one escaped text per event: step and run failures with the chain of errors
+    behind them (the asset's own error, such as a landing file's, sits under Dagster's wrapper), and the
+    blocking checks that failed."""
     lines = []
     for event in run_events(ui, run_id):
-        if event.get("level") != "ERROR" and not event.get("error"):
+        error, evaluation = event.get("error"), event.get("evaluation")
+        if error:
+            text = [f"{event['__typename']} {event.get('stepKey') or ''}: {event.get('message', '')}"]
+            for link in [error, *(link["error"] for link in error.get("errorChain") or [])]:
+                text += [f"    {link['className']}: {line}" for line in link["message"].splitlines() if line.strip()]
+        elif evaluation and not evaluation["success"] and evaluation["severity"] == "ERROR":
+            key = "/".join(evaluation["assetKey"]["path"])
+            text = [f"check {key}:{evaluation['checkName']} failed: {evaluation.get('description') or ''}"]
+        else:
             continue
-        text = f"{event['__typename']} {event.get('stepKey') or ''}: {event.get('message', '')}"
-        if event.get("error"):
-            text += f"\n    {event['error']['className']}: {event['error']['message']}"
-        lines.append(printable(text, 3000, escape_backslash=False))
+        lines.append("\n".join(printable(line, 1000, escape_backslash=False) for line in text))
     return lines
