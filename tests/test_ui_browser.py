@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pytest
 
 from orchestration.jobs import DAILY_REFRESH
 from retention.generator import generate
-from retention.settings import project_root
+from retention.settings import Settings, project_root
 from tests import ui_server
 from tests.headless_chromium import Chromium, PageCapture, PageNotReady, chromium_binary
 
@@ -58,22 +58,17 @@ def remove_earlier_artifacts(folder: Path) -> None:
 
 
 def server_env(root: Path, dagster_home: Path) -> dict[str, str]:
-    """This shell's environment without its RETENTION_* settings, pointed at the folders under `root` (as the
-    conftest `settings` fixture does), with the venv first on PATH as `make ui` has it."""
+    """This shell's environment without its RETENTION_* settings, with the venv first on PATH as `make ui` has
+    it. Every setting naming a file or folder under data/ (landing, warehouse, exports, serving copy, alerts
+    file, ...) points to the same place under `root`, so the repository's own data is never read or written."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("RETENTION_")}
-    env.update(
-        {
-            "RETENTION_LANDING_DIR": str(root / "landing"),
-            "RETENTION_WAREHOUSE": str(root / "warehouse.duckdb"),
-            "RETENTION_EXPORT_DIR": str(root / "exports"),
-            "RETENTION_GROUND_TRUTH_DIR": str(root / "ground_truth"),
-            "RETENTION_DUCKDB_TEMP_DIRECTORY": str(root / "duckdb_tmp"),
-            "RETENTION_SERVING_FILE": str(root / "serving" / "serving.duckdb"),
-            "RETENTION_SERVING_PARQUET_DIR": str(root / "serving" / "parquet"),
-            "DAGSTER_HOME": str(dagster_home),
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-        }
-    )
+    for setting in fields(Settings):
+        default = setting.default
+        if isinstance(default, Path) and not default.is_absolute():
+            below_data = default.relative_to("data") if default.parts[0] == "data" else default
+            env[f"RETENTION_{setting.name.upper()}"] = str(root / below_data)
+    env["DAGSTER_HOME"] = str(dagster_home)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
 

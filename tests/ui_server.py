@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from orchestration.runner import RANGE_END_TAG, RANGE_START_TAG
 from retention.landing.safe_text import printable
-from retention.runner import RANGE_END_TAG, RANGE_START_TAG
 from retention.settings import project_root
 
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
