@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import dagster as dg
+import pytest
 
 from orchestration.alerts import ALERT_SENSOR, failure_alert, mask_values
 from orchestration.definitions import build_definitions
@@ -127,10 +128,21 @@ def test_a_day_run_stopped_by_a_blocking_check_names_its_partition_and_the_check
     ]
 
 
-def test_an_error_quoting_a_name_a_mobile_and_an_email_loses_all_three():
+# Errors of other libraries, each with a value in a shape no mask recognises (found in review): Polars quotes
+# with backticks, DuckDB repeats the value alone on a line, an apostrophe pairs with the wrong quote.
+LEAKY_ERRORS = [
+    ValueError("cannot parse member row: name '王小明', mobile 138 1234 5678, mail wang.xm@example.com"),
+    ValueError("could not parse `王小明` as dtype `i64` at column 'age' (column number 3)"),
+    ValueError('Could not parse string "王小明" according to format specifier "%Y"\n王小明\n^'),
+    ValueError("the member's row doesn't parse: 'Zhang San'"),
+]
+
+
+@pytest.mark.parametrize("raised", LEAKY_ERRORS, ids=["quoted", "backticks", "echoed", "apostrophe"])
+def test_another_librarys_error_message_is_withheld(raised):
     @dg.op
     def parse_member_row():
-        raise ValueError("cannot parse member row: name '王小明', mobile 138 1234 5678, mail wang.xm@example.com")
+        raise raised
 
     @dg.job
     def parse_members():
@@ -142,9 +154,14 @@ def test_an_error_quoting_a_name_a_mobile_and_an_email_loses_all_three():
     alert = failure_alert(instance, instance.get_run_by_id(result.run_id))
 
     assert [(s.step, s.asset_keys, s.error_class, s.message) for s in alert.failed_steps] == [
-        ("parse_member_row", (), "ValueError", "cannot parse member row: name '…', mobile [number], mail [email]")
+        (
+            "parse_member_row",
+            (),
+            "ValueError",
+            "ValueError (message withheld, it may quote data: the run's log in the Dagster UI has it)",
+        )
     ]
-    for value in ("王小明", "1234", "wang.xm", "example.com"):
+    for value in ("王小明", "Zhang", "1234", "wang.xm", "example.com"):
         assert value not in alert.json_line() and value not in alert.log_line()
 
 
