@@ -87,3 +87,20 @@ def build_folder(invocation) -> Path:
     """Where a dagster-dbt invocation wrote its target files (its path is relative to the dbt project)."""
     path = Path(invocation.target_path)
     return path if path.is_absolute() else Path(invocation.project_dir) / path
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def keep_partial_parse(build_dir: Path, target_dir: Path) -> bool:
+    """Make a finished build's parse state the one the next build starts from. dagster-dbt copies
+    target/partial_parse.msgpack into each build's folder; the one `make manifest` wrote was parsed with
+    another profile (the warehouse path and DuckDB limits a run sets), so without this every build
+    re-parsed the whole project ("profile has changed"). Replaced atomically: a reader never sees half."""
+    source = build_dir / PARTIAL_PARSE
+    if not source.is_file():
+        return False
+    staging = target_dir / f".{PARTIAL_PARSE}.{os.getpid()}"
+    shutil.copyfile(source, staging)
+    os.replace(staging, target_dir / PARTIAL_PARSE)
+    return True

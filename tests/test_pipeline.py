@@ -9,6 +9,7 @@ import duckdb
 
 from orchestration.definitions import build_definitions
 from orchestration.runner import run_pipeline
+from retention.settings import project_root
 from tests.conftest import members_csv
 
 D1, D2 = date(2025, 3, 1), date(2025, 3, 2)
@@ -90,6 +91,14 @@ def test_two_days_run_through_dagster_and_dbt(settings, landing):
     instance = dg.DagsterInstance.ephemeral()
     outcome = run_pipeline(settings, D1, D2, instance=instance)
     assert outcome.success, outcome.failures
+
+    # The run's second dbt build (the retrospective) starts from the first build's parse state: dbt
+    # re-parses only what changed, not the whole project because the run's profile differs from the
+    # parse `make manifest` made.
+    target = project_root() / "dbt_project" / "target"
+    [retrospective_build] = target.glob(f"retention_dbt_retrospective-{outcome.run_id[:7]}-*")
+    log = (retrospective_build / "dbt.log").read_text(encoding="utf-8")
+    assert "Unable to do partial parsing" not in log and "Partial parsing enabled" in log
 
     # The UI shows counts and a preview, never personal data.
     members = instance.get_latest_materialization_event(dg.AssetKey(["raw", "members"])).asset_materialization
