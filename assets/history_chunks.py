@@ -92,9 +92,11 @@ def chunk_build(as_of_date: date | None, first: date, last: date, full_refresh: 
 def _run(dbt: DbtCliResource, build: DbtBuild) -> None:
     with build.environment():
         invocation = dbt.cli(build.args)
-    invocation.wait()
-    # Only the final build's results are reported; a failed chunk raised above and keeps its folder.
-    shutil.rmtree(build_folder(invocation), ignore_errors=True)
+    try:
+        invocation.wait()
+    finally:
+        # Only the final build's results are reported; a failed chunk's error is in the step's log.
+        shutil.rmtree(build_folder(invocation), ignore_errors=True)
 
 
 def _landed_span_and_members(retention: RetentionResource) -> tuple[date, date, int] | None:

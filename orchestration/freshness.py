@@ -44,6 +44,8 @@ def freshness_watched() -> list[dg.AssetKey]:
 
 
 def build_freshness_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
+    if not settings.freshness_hours > 0:  # NaN too: every check would be stale, or never
+        raise ValueError(f"RETENTION_FRESHNESS_HOURS={settings.freshness_hours:g} must be a number of hours above 0")
     with _superseded_quietly():
         return list(
             dg.build_last_update_freshness_checks(

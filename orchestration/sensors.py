@@ -171,8 +171,9 @@ def plan_tick(
     for source, days in sorted(held_sources.items()):
         notes.append(
             f"{len(days)} landing days from {min(days)} lost all their {printable(source, 40)} files at once (was "
-            f"the {printable(source, 40)} folder renamed or moved?): not withdrawn automatically; to withdraw "
-            "them, run those days by hand"
+            f"the {printable(source, 40)} folder renamed or moved?): not withdrawn automatically, and those days "
+            "wait (any run of them would withdraw it); put the folder back, or, to withdraw them, reset this "
+            f"sensor's cursor (dagster sensor cursor {LANDING_SENSOR} --delete)"
         )
     if waiting:
         notes.append(f"{len(waiting)} more changed day(s) from {waiting[0][0]} wait for the next tick")

@@ -336,7 +336,9 @@ def test_every_dbt_unit_test_passes_on_the_built_warehouse(timeline, tmp_path):
     project = project_root() / "dbt_project"
     manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
     declared = set(manifest["unit_tests"])
-    env = {**os.environ, "RETENTION_WAREHOUSE": str(settings.warehouse)}
+    # A build's day range left in the shell must not reach the unit tests (they set their own).
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("RETENTION_DBT_")}
+    env = {**inherited, "RETENTION_WAREHOUSE": str(settings.warehouse)}
     done = subprocess.run(
         [str(Path(sys.prefix) / "bin" / "dbt"), "test", "--select", "test_type:unit", "--profiles-dir", "."]
         + ["--target-path", str(tmp_path / "target")],

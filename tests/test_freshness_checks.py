@@ -3,10 +3,12 @@ than RETENTION_FRESHNESS_HOURS and fails, without stopping anything, once it is 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
 import dagster as dg
+import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.freshness import FRESHNESS_SENSOR
@@ -100,3 +102,9 @@ def test_an_update_older_than_the_limit_fails_with_a_warning_only(tmp_path):
     # (Dagster words the allowed distance from a float, "1 second" or "" by rounding: not asserted.)
     assert re.match(r"Asset is overdue for an update\. The last update was [2-9] seconds ago", orders.description)
     assert sorted(k for k, e in evaluations.items() if not e.passed) == WATCHED
+
+
+@pytest.mark.parametrize("hours", ["0", "-3", "nan"])
+def test_a_freshness_limit_of_no_hours_is_refused_when_the_code_location_loads(settings, hours):
+    with pytest.raises(ValueError, match=f"RETENTION_FRESHNESS_HOURS={hours} must be a number of hours above 0"):
+        build_definitions(dataclasses.replace(settings, freshness_hours=float(hours)))

@@ -223,13 +223,17 @@ def test_a_source_folder_renamed_away_from_many_days_is_held_back(settings):
     assert nothing.run_requests == []
     assert nothing.skip_message == (
         "5 landing days from 2025-03-01 lost all their orders files at once (was the orders folder renamed or "
-        "moved?): not withdrawn automatically; to withdraw them, run those days by hand"
+        "moved?): not withdrawn automatically, and those days wait (any run of them would withdraw it); put the "
+        "folder back, or, to withdraw them, reset this sensor's cursor (dagster sensor cursor "
+        "landing_files_sensor --delete)"
     )
 
     deliver(settings, "members/2025-03-06/crm.csv", MEMBERS)  # a new day still runs
     held = tick(settings, first.cursor)
     assert [day for day, _ in requested(held)] == ["2025-03-06"]
     assert json.loads(held.cursor)["2025-03-01"] == json.loads(first.cursor)["2025-03-01"]  # untouched
+    # Accepting the withdrawal: with the cursor reset, the five days are requested again (and the new day).
+    assert [day for day, _ in requested(tick(settings))] == [f"2025-03-0{day}" for day in range(1, 7)]
     # Back under its name: nothing changed, nothing runs.
     (settings.landing_dir / "orders_old").rename(settings.landing_dir / "orders")
     assert tick(settings, held.cursor).run_requests == []

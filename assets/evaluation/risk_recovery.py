@@ -82,7 +82,8 @@ def risk_recovery_evaluation(context: dg.AssetExecutionContext, retention: Reten
     personas = ground_truth / PERSONAS_FILE
     if not has_answer_key(ground_truth):
         return dg.MaterializeResult(metadata={"ground_truth": f"none at {personas} (real data has no answer key)"})
-    header = personas.open(encoding="utf-8").readline().strip().split(",")
+    with personas.open(encoding="utf-8") as answer_key:
+        header = answer_key.readline().strip().split(",")
     if ANSWER_COLUMN not in header:
         raise dg.Failure(
             f"the answer key {personas} has no column {ANSWER_COLUMN} (an older generator wrote it): "
