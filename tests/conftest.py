@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,23 +22,37 @@ def dbt_manifest() -> Path:
     return project_dir / "target" / "manifest.json"
 
 
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    landing = tmp_path / "landing"
-    landing.mkdir()
+def settings_under(root: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings whose every folder and file lies under `root`, also set as RETENTION_* variables."""
+    landing = root / "landing"
+    landing.mkdir(exist_ok=True)
     env = {
         "RETENTION_LANDING_DIR": str(landing),
-        "RETENTION_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "RETENTION_EXPORT_DIR": str(tmp_path / "exports"),
-        "RETENTION_GROUND_TRUTH_DIR": str(tmp_path / "ground_truth"),
-        "RETENTION_DUCKDB_TEMP_DIRECTORY": str(tmp_path / "duckdb_tmp"),
-        "RETENTION_SERVING_FILE": str(tmp_path / "serving" / "serving.duckdb"),
-        "RETENTION_SERVING_PARQUET_DIR": str(tmp_path / "serving" / "parquet"),
+        "RETENTION_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "RETENTION_EXPORT_DIR": str(root / "exports"),
+        "RETENTION_GROUND_TRUTH_DIR": str(root / "ground_truth"),
+        "RETENTION_DUCKDB_TEMP_DIRECTORY": str(root / "duckdb_tmp"),
+        "RETENTION_SERVING_FILE": str(root / "serving" / "serving.duckdb"),
+        "RETENTION_SERVING_PARQUET_DIR": str(root / "serving" / "parquet"),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     return Settings.from_env(env)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    return settings_under(tmp_path, monkeypatch)
+
+
+def copy_built(built: Path, settings: Settings) -> Settings:
+    """A copy, under the test's own folder, of a landing folder and warehouse a module fixture built once
+    (every path in them is below that folder, so the copy stands on its own). Not the BI serving copy: its
+    `current` link points into the original, and the next run publishes a new one anyway."""
+    ignored = shutil.ignore_patterns("*.lock", "serving", "duckdb_tmp")
+    shutil.copytree(built, settings.landing_dir.parent, dirs_exist_ok=True, ignore=ignored)
+    return settings
 
 
 class Landing:

@@ -3,6 +3,10 @@
 -- as-of day when history_from is empty (environment variables, not vars: see assets/dbt_command.py); every landed day on a full refresh without history_from, so
 -- that rebuilding the history does not erase it. Never more than the last history_max_days days (when
 -- it is above 0).
+-- The first delivery bounds the history only on some branches below; the dependency is declared for all,
+-- so a parse made under other settings (dbt re-parses a file only when its variables change, not on
+-- --full-refresh) never lacks it:
+-- depends_on: {{ ref('stg_crm__members') }}
 {% set history_from = env_var('RETENTION_DBT_HISTORY_FROM', '') %}
 {% set history_through = env_var('RETENTION_DBT_HISTORY_THROUGH', '') %}
 {% set history_max_days = var('history_max_days') | int %}
