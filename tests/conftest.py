@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -44,6 +45,16 @@ def settings_under(root: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return settings_under(tmp_path, monkeypatch)
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Settings, pytest.MonkeyPatch], None]) -> Iterator[Path]:
+    """For a module fixture: a folder where `build(settings, monkeypatch)` loaded and built a warehouse once,
+    removed when the module ends. Tests take their own copy (copy_built): a build costs ~25 s."""
+    root = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        build(settings_under(root, monkeypatch), monkeypatch)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def copy_built(built: Path, settings: Settings) -> Settings:

@@ -7,13 +7,12 @@ Real files, a real Dagster run and real `dbt build`; the expected rows are worke
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime
 
 import pytest
 
 from orchestration.runner import run_pipeline
-from tests.conftest import Landing, copy_built, members_csv, settings_under, warehouse_rows
+from tests.conftest import Landing, built_once, copy_built, members_csv, warehouse_rows
 
 D1, D2, D3, D4 = (date(2025, 3, day) for day in range(1, 5))
 HEADER = "order_id,member_id,order_time,channel,gross_amount,discount_amount,status,refund_amount,updated_at\n"
@@ -31,13 +30,7 @@ def orders(*rows: str) -> str:
 
 @pytest.fixture(scope="module")
 def three_days_built(tmp_path_factory):
-    """The three days loaded and built once; each test starts from its own copy (a build takes ~25 s)."""
-    root = tmp_path_factory.mktemp("three_days")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        settings = settings_under(root, monkeypatch)
-        _build_three_days(settings, Landing(settings.landing_dir), monkeypatch)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+    yield from built_once(tmp_path_factory, "three_days", _build_three_days)
 
 
 @pytest.fixture
@@ -46,8 +39,9 @@ def three_days(three_days_built, settings, monkeypatch):
     return copy_built(three_days_built, settings)
 
 
-def _build_three_days(settings, landing, monkeypatch):
+def _build_three_days(settings, monkeypatch):
     monkeypatch.setenv("RETENTION_MAX_QUARANTINE_RATE", "1")  # tiny days; the quarantine gate has its own tests
+    landing = Landing(settings.landing_dir)
     landing.write("members/2025-03-01/crm.csv", members_csv("M1", "M2"))
     landing.write(
         "orders/2025-03-01/pos.csv",
