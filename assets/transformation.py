@@ -10,13 +10,14 @@ import shutil
 import sys
 from collections.abc import Mapping
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.dbt_project import using_dagster_dev
+from packaging import version
 
 from assets.dbt_command import build_folder, dbt_build, keep_partial_parse, prune_build_targets
 from assets.history_chunks import HistoryRequest, build_earlier_chunks
@@ -197,5 +198,19 @@ def _point_dbt_profile_at(settings: Settings) -> None:
         os.environ[f"RETENTION_DUCKDB_{name.upper()}"] = str(value)
 
 
+class RetentionDbtCliResource(DbtCliResource):
+    """dagster-dbt asks the dbt executable for its version (`dbt --version`, a 3.5 s process start) once
+    per resource, so once per run. The dbt beside this interpreter is the dbt-core installed here: its
+    version is read in-process instead."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable) != Path(sys.prefix) / "bin" / "dbt":
+            return super()._cli_version
+        from dbt.version import __version__
+
+        return version.parse(__version__)
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+    return RetentionDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())

@@ -1,6 +1,8 @@
 """The dbt command line each materialization runs."""
 
 import os
+import re
+import subprocess
 from datetime import date
 
 from assets.dbt_command import NO_UNIT_TESTS, DbtBuild, dbt_build, prune_build_targets
@@ -12,7 +14,7 @@ from assets.history_chunks import (
     history_days_at_most,
     split_days,
 )
-from assets.transformation import history_start
+from assets.transformation import dbt_executable, dbt_resource, history_start
 
 
 def test_plain_build_computes_as_of_the_latest_landed_day():
@@ -150,3 +152,10 @@ def test_only_the_newest_build_folders_of_an_asset_are_kept(tmp_path):
         [f"retention_dbt_models-run{n:04d}-abc{n:04d}" for n in range(3, 13)]
         + ["retention_dbt_retrospective-run0000-abc0000", "partial_parse.msgpack"]
     )
+
+
+def test_the_dbt_version_read_in_process_is_what_the_dbt_executable_reports():
+    # The resource skips dagster-dbt's `dbt --version` process (3.5 s a run); it must still be the truth.
+    printed = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
+    core = re.search(r"(\d+\.\d+\.\d+)", printed).group(1)
+    assert str(dbt_resource()._cli_version) == core
