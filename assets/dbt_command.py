@@ -104,3 +104,10 @@ def keep_partial_parse(build_dir: Path, target_dir: Path) -> bool:
     shutil.copyfile(source, staging)
     os.replace(staging, target_dir / PARTIAL_PARSE)
     return True
+
+
+def finish_build(invocation, op_name: str) -> None:
+    """After a dbt asset's build: its parse state becomes the next build's, and old build folders go."""
+    build_dir = build_folder(invocation)
+    keep_partial_parse(build_dir, build_dir.parent)
+    prune_build_targets(build_dir.parent, op_name)

@@ -19,7 +19,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from dagster_dbt.dbt_project import using_dagster_dev
 from packaging import version
 
-from assets.dbt_command import build_folder, dbt_build, keep_partial_parse, prune_build_targets
+from assets.dbt_command import dbt_build, finish_build
 from assets.history_chunks import HistoryRequest, build_earlier_chunks
 from assets.owners import OWNERS_BY_GROUP, owners
 from retention.resources import WAREHOUSE_POOL, RetentionResource
@@ -145,8 +145,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             with build.environment():
                 invocation = dbt.cli(build.args, context=context)
             yield from invocation.stream()
-        keep_partial_parse(build_folder(invocation), build_folder(invocation).parent)
-        prune_build_targets(build_folder(invocation).parent, context.op.name)
+        finish_build(invocation, context.op.name)
 
     return retention_dbt_models
 
@@ -184,8 +183,7 @@ def build_retrospective_dbt_assets() -> dg.AssetsDefinition:
             with build.environment():
                 invocation = dbt.cli(build.args, context=context)
             yield from invocation.stream()
-        keep_partial_parse(build_folder(invocation), build_folder(invocation).parent)
-        prune_build_targets(build_folder(invocation).parent, context.op.name)
+        finish_build(invocation, context.op.name)
 
     return retention_dbt_retrospective
 
