@@ -34,3 +34,10 @@
 delete from {{ this }} where landing_date >= '{{ reload_from(upstream, landing_column, loaded_column) }}'
 {%- endif -%}
 {%- endmacro %}
+
+{#- Post-hook of int_order_states: an order none of whose versions is left (its only day withdrawn). -#}
+{% macro delete_orders_without_versions() -%}
+{%- if is_incremental() -%}
+delete from {{ this }} where order_id not in (select order_id from {{ ref('stg_commerce__orders') }})
+{%- endif -%}
+{%- endmacro %}
