@@ -122,3 +122,27 @@ def test_an_unchanged_day_rerun_rebuilds_only_that_day(three_days):
     after = warehouse_rows(settings, loaded)
     assert after[:3] == before[:3]  # days 1-2 untouched (same load time)
     assert after[3][0] == "O3" and after[3][2] > before[3][2]  # day 3 rebuilt from its new load
+
+
+def test_a_version_whose_first_delivery_is_withdrawn_is_known_from_its_next_delivery(three_days):
+    # Day 1's orders file is withdrawn. O1's sale and O2 were delivered again on day 2 with the same
+    # values: the same versions, now first delivered on day 2, so each order is known from day 2 only. The
+    # incremental build must notice, though neither order gained or lost a version (only its landing day).
+    settings = three_days
+    states = "SELECT order_id, known_from, status FROM intermediate.int_order_states ORDER BY 1, 2"
+    assert warehouse_rows(settings, states) == [
+        ("O1", D1, "paid"),
+        ("O1", D2, "refunded"),
+        ("O2", D1, "paid"),
+        ("O3", D3, "paid"),
+    ]
+    (settings.landing_dir / "orders/2025-03-01/pos.csv").unlink()
+    assert run_pipeline(settings, D1, D1).success
+    # O1 on day 2: the refund (recorded 03-02 00:00, its landing day) is later than the sale (03-01 10:00).
+    expected = [("O1", D2, "refunded"), ("O2", D2, "paid"), ("O3", D3, "paid")]
+    assert warehouse_rows(settings, states) == expected
+    incremental = warehouse_rows(settings, STATES)
+
+    assert run_pipeline(settings, D3, D3, full_refresh=True).success
+    assert warehouse_rows(settings, states) == expected
+    assert warehouse_rows(settings, STATES) == incremental
