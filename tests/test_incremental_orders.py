@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import duckdb
 import pytest
 
 from orchestration.runner import run_pipeline
@@ -146,3 +147,18 @@ def test_a_version_whose_first_delivery_is_withdrawn_is_known_from_its_next_deli
     assert run_pipeline(settings, D3, D3, full_refresh=True).success
     assert warehouse_rows(settings, states) == expected
     assert warehouse_rows(settings, STATES) == incremental
+
+
+def test_a_table_built_before_the_fingerprint_is_rebuilt_in_full_once(three_days):
+    # A warehouse whose int_order_states was built by the model before it was incremental: no fingerprint
+    # columns. The next daily run recomputes every order, then equals a full rebuild.
+    settings = three_days
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("ALTER TABLE intermediate.int_order_states DROP COLUMN version_count")
+    con.execute("ALTER TABLE intermediate.int_order_states DROP COLUMN versions_fingerprint")
+    con.close()
+    assert run_pipeline(settings, D3, D3).success
+    upgraded = warehouse_rows(settings, STATES)
+    assert [row[:2] for row in upgraded] == [("O1", D1), ("O1", D2), ("O2", D1), ("O3", D3)]
+    assert run_pipeline(settings, D3, D3, full_refresh=True).success
+    assert warehouse_rows(settings, STATES) == upgraded
