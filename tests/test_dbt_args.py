@@ -154,8 +154,13 @@ def test_only_the_newest_build_folders_of_an_asset_are_kept(tmp_path):
     )
 
 
-def test_the_dbt_version_read_in_process_is_what_the_dbt_executable_reports():
+def test_the_dbt_version_read_in_process_is_what_the_dbt_executable_reports(monkeypatch):
     # The resource skips dagster-dbt's `dbt --version` process (3.5 s a run); it must still be the truth.
     printed = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
     core = re.search(r"(\d+\.\d+\.\d+)", printed).group(1)
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"dagster-dbt started a process: {args}")
+
+    monkeypatch.setattr("dagster_dbt.core.resource.check_output", no_process)
     assert str(dbt_resource()._cli_version) == core
