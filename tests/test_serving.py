@@ -148,3 +148,125 @@ def test_a_bi_user_holding_the_serving_file_never_makes_a_run_fail(settings, tmp
     assert len(seen["held"]["versions"]) == 1 and len(seen["fresh"]["versions"]) == 2
     latest = duckdb.connect(str(settings.serving_file), read_only=True)
     assert latest.execute("SELECT max(as_of_date) FROM marts.member_churn_risk").fetchone() == (end,)
+    # The big facts of the real marts are published by day (their date columns are where serving expects them).
+    by_day = latest.execute(
+        "SELECT relation, count(*) FROM main.publication_partitions"
+        " WHERE columns LIKE '%published by day of%' GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert [relation for relation, _ in by_day] == [
+        "marts.fct_member_events",
+        "marts.fct_orders",
+        "marts.member_churn_risk",
+    ]
+    assert dict(by_day)["marts.member_churn_risk"] == 3  # as of 1, 2 and 3 March
+
+
+def warehouse_with_event_days(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA marts; CREATE SCHEMA outreach; CREATE SCHEMA retrospective")
+    con.execute(
+        "CREATE TABLE marts.fct_member_events AS SELECT * FROM (VALUES ('E1', 'K1', DATE '2025-07-31'),"
+        " ('E2', 'K1', DATE '2025-08-01'), ('E3', 'K2', DATE '2025-08-01'), ('E4', 'K2', DATE '2025-08-15'),"
+        " ('E5', 'K3', DATE '2025-08-20'), ('E6', 'K3', NULL)) t(event_id, member_key, event_date)"
+    )
+    con.execute("CREATE TABLE marts.dim_members AS SELECT * FROM (VALUES ('K1'), ('K2'), ('K3')) t(member_key)")
+    con.execute("CREATE TABLE outreach.touches AS SELECT 'T1' AS touch_id")
+    con.execute("CREATE TABLE marts.gone AS SELECT 1 AS n")
+    con.close()
+
+
+def serving_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+    return [
+        f"{schema}.{table}"
+        for schema, table in con.execute(
+            f"SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = '{database}' ORDER BY 1, 2"
+        ).fetchall()
+    ]
+
+
+def assert_same_publication(incremental, full) -> None:
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{incremental.serving_file}' AS incremental (READ_ONLY)")
+    con.execute(f"ATTACH '{full.serving_file}' AS full_copy (READ_ONLY)")
+    tables = serving_tables(con, "incremental")
+    assert tables == serving_tables(con, "full_copy")
+    for table in (t for t in tables if t != "main.publication"):
+        for a, b in (("incremental", "full_copy"), ("full_copy", "incremental")):
+            assert con.execute(f"SELECT * FROM {a}.{table} EXCEPT ALL SELECT * FROM {b}.{table}").fetchall() == [], (
+                table
+            )
+    files = sorted(p.relative_to(incremental.parquet_dir) for p in incremental.parquet_dir.rglob("*.parquet"))
+    assert files == sorted(p.relative_to(full.parquet_dir) for p in full.parquet_dir.rglob("*.parquet"))
+    for file in files:
+        a, b = incremental.parquet_dir / file, full.parquet_dir / file
+        assert con.execute(f"SELECT * FROM '{a}' EXCEPT ALL SELECT * FROM '{b}'").fetchall() == [], file
+        assert con.execute(f"SELECT * FROM '{b}' EXCEPT ALL SELECT * FROM '{a}'").fetchall() == [], file
+
+
+def test_a_publication_copies_only_the_changed_days_and_equals_a_full_one(settings, tmp_path):
+    warehouse_with_event_days(settings.warehouse)
+    first = publish(settings, version="v1")
+    # events: 2025-07-31, 2025-08-01, 2025-08-15, 2025-08-20 and the undated row; three whole tables
+    assert (first.partitions_copied, first.partitions_kept) == (8, 0)
+    v1 = settings.serving_parquet_dir / "v1"
+    assert sorted(p.name for p in (v1 / "marts.fct_member_events").iterdir()) == [
+        "published_month=2025-07",
+        "published_month=2025-08",
+        "published_month=none",
+    ]
+
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("INSERT INTO marts.fct_member_events VALUES ('E7', 'K1', DATE '2025-09-02')")  # a new day
+    con.execute("UPDATE marts.fct_member_events SET member_key = 'K3' WHERE event_id = 'E4'")  # an old day changed
+    con.execute("DELETE FROM marts.fct_member_events WHERE event_id = 'E5'")  # a day gone
+    con.execute("ALTER TABLE outreach.touches ADD COLUMN channel VARCHAR DEFAULT 'sms'")  # new columns
+    con.execute("DROP TABLE marts.gone")
+    con.execute("CREATE TABLE retrospective.campaign_kpis AS SELECT 0.5 AS winback_rate")
+    con.close()
+    second = publish(settings, version="v2")
+    # copied: 2025-08-15, 2025-09-02, touches, campaign_kpis; kept: 2025-07-31, 2025-08-01, undated, dim_members
+    assert (second.partitions_copied, second.partitions_kept) == (4, 4)
+    assert second.tables == {
+        "marts.dim_members": 3,
+        "marts.fct_member_events": 6,
+        "outreach.touches": 1,
+        "retrospective.campaign_kpis": 1,
+    }
+    v2 = settings.serving_parquet_dir / "v2"
+    same_file = [
+        (v1 / name).stat().st_ino == (v2 / name).stat().st_ino
+        for name in (
+            "marts.fct_member_events/published_month=2025-07/data0.parquet",
+            "marts.fct_member_events/published_month=none/data0.parquet",
+            "marts.dim_members.parquet",
+            "marts.fct_member_events/published_month=2025-08/data0.parquet",
+        )
+    ]
+    assert same_file == [True, True, True, False]  # unchanged files are the previous version's, linked
+    assert duckdb.sql(
+        f"SELECT published_month, count(*) FROM '{v2}/marts.fct_member_events/*/*.parquet' GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [("2025-07", 1), ("2025-08", 3), ("2025-09", 1), ("none", 1)]
+
+    full = dataclasses.replace(
+        settings, serving_file=tmp_path / "full" / "serving.duckdb", serving_parquet_dir=tmp_path / "full" / "parquet"
+    )
+    assert_same_publication(second, publish(full, version="v2"))
+
+    third = publish(settings, version="v3")  # nothing changed
+    assert (third.partitions_copied, third.partitions_kept) == (0, 8)
+    v3 = settings.serving_parquet_dir / "v3"
+    assert all(file.stat().st_ino == (v2 / file.relative_to(v3)).stat().st_ino for file in v3.rglob("*.parquet"))
+    assert_same_publication(third, publish(full, version="v3"))
+
+
+def test_a_serving_file_without_fingerprints_is_published_again_in_full(settings):
+    warehouse_with_event_days(settings.warehouse)
+    settings.serving_file.parent.mkdir(parents=True)
+    old = duckdb.connect(str(settings.serving_file))  # as published before fingerprints were kept
+    old.execute("CREATE SCHEMA marts; CREATE TABLE marts.dim_members AS SELECT 'stale' AS member_key")
+    old.execute("CREATE TABLE main.publication AS SELECT 'old' AS version")
+    old.close()
+    publication = publish(settings, version="v1")
+    assert (publication.partitions_copied, publication.partitions_kept) == (8, 0)
+    con = duckdb.connect(str(settings.serving_file), read_only=True)
+    assert con.execute("SELECT member_key FROM marts.dim_members ORDER BY 1").fetchall() == [("K1",), ("K2",), ("K3",)]
