@@ -2,17 +2,22 @@
 
 DuckDB lets one process write a file, and a reader holding the warehouse open makes the next run fail
 on its lock. BI tools therefore read a copy: after each successful run the analytic schemas (never
-`raw` or `staging`, which hold personal data) are copied into a new file beside the serving file, which
-then replaces it with one rename. A reader that has the old file open keeps reading the old version
-(the rename does not touch open files); the next connection sees the new one; nobody ever sees half.
-The Parquet copy is a new folder per publication behind a `current` symbolic link, swapped the same way.
+`raw` or `staging`, which hold personal data) are published into a new file beside the serving file,
+which then replaces it with one rename. A reader that has the old file open keeps reading the old
+version (the rename does not touch open files); the next connection sees the new one; nobody ever sees
+half. The Parquet copy is a new folder per publication behind a `current` symbolic link, swapped the
+same way.
 
-A daily run changes a few days of a history that grows by the day, so a publication starts from a copy
-of the previous one and copies again only what changed. Every table is fingerprinted (rows and a sum
-of row hashes, with its column names and types); the big facts are fingerprinted per day of a date
-column (`PARTITIONED_BY`), so only their changed days are deleted and copied again. Parquet files of
-unchanged tables and months are hard links to the previous version's. The fingerprints are kept in the
-serving file (`main.publication_partitions`); a serving file without them is rebuilt in full.
+A daily run changes a few days of a history that grows by the day, so the new file starts as a copy of
+the previous one and only what changed is copied again. Every table is fingerprinted (rows and a sum of
+row hashes, with its column names and types); the big facts are fingerprinted per day of a date column
+(`PARTITIONED_BY`), so only their changed days are deleted and copied again. Parquet files of unchanged
+tables and months are hard links to the previous version's (made read-only, as they are shared). The
+fingerprints are kept in the serving file (`main.publication_partitions`). The file is published from
+scratch when there is no previous one, when it cannot be read or has no fingerprints, and when more
+than `MAX_FREE_SHARE` of it (and at least `MIN_FREE_BYTES`) is free blocks: DuckDB reuses the space of
+deleted rows but never shrinks the file, and their bytes stay until overwritten. Delete the serving
+file to force a publication from scratch (after erasing a member, say).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +53,12 @@ PARTITIONED_BY = {
 WHOLE_TABLE = ""  # the one partition of a table not in PARTITIONED_BY
 NO_DATE = "none"  # the partition (and Parquet month) of rows whose date is NULL
 MONTH_COLUMN = "published_month"  # the Hive partition of a partitioned table's Parquet folder
+# Above this share of free blocks (and this many bytes of them) the previous file is not reused: publish
+# from scratch, into a smaller file.
+MAX_FREE_SHARE = 0.25
+MIN_FREE_BYTES = 64 * 2**20
+# A table with more than this share of its days changed is copied whole (cheaper than deleting most of it).
+MAX_CHANGED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,11 +79,19 @@ class _Relation:
     # Column names and types, and the partitioning: a table whose columns changed is copied again in full.
     columns: str
     partitions: dict[str, tuple[int, int]]  # partition -> (rows, fingerprint)
+    months: dict[str, str]  # partition -> its Parquet month
     date_column: str | None = None
 
     @property
     def rows(self) -> int:
         return sum(rows for rows, _ in self.partitions.values())
+
+
+@dataclass(frozen=True)
+class _Change:
+    rewritten: bool  # the table was copied whole
+    partitions: set[str]  # the partitions copied again
+    months: set[str]  # the Parquet months to write again (changed or emptied days)
 
 
 def publish(settings: Settings, version: str | None = None) -> Publication:
@@ -90,6 +109,7 @@ def publish(settings: Settings, version: str | None = None) -> Publication:
         if target.exists():
             shutil.copyfile(target, staging_file)
         tables, copied, kept = _update(settings, staging_file, parquet_root, parquet_version, version)
+        _make_read_only(parquet_version)
         os.replace(staging_file, target)
         _point_current(parquet_root, version)
     except BaseException:
@@ -112,22 +132,20 @@ def publish(settings: Settings, version: str | None = None) -> Publication:
 def _update(
     settings: Settings, staging_file: Path, parquet_root: Path, parquet_dir: Path, version: str
 ) -> tuple[dict[str, int], int, int]:
-    con = _open_previous(settings, staging_file)
+    con, previous, previous_version = _open_previous(settings, staging_file)
     try:
         con.execute("SET enable_progress_bar = false")
-        previous, previous_version = _previous_publication(con)
         previous_parquet = parquet_root / previous_version if previous_version else None
         con.execute(f"ATTACH {_literal(settings.warehouse)} AS warehouse (READ_ONLY)")
         current = {relation.name: relation for relation in _fingerprint_warehouse(con)}
-        for stale in previous.keys() - current.keys():
-            con.execute(f"DROP TABLE IF EXISTS {_quoted(stale)}")
+        _drop_unpublished(con, current)
         copied = kept = 0
         for relation in current.values():
             before = previous.get(relation.name)
-            changed = _copy_changes(con, relation, before)
-            copied += len(changed)
-            kept += len(relation.partitions) - len(changed)
-            _write_parquet(con, relation, changed, before, previous_parquet, parquet_dir)
+            change = _copy_changes(con, relation, before)
+            copied += len(change.partitions)
+            kept += len(relation.partitions) - len(change.partitions)
+            _write_parquet(con, relation, change, previous_parquet, parquet_dir)
         con.execute("DETACH warehouse")
         _record(con, current.values(), version, settings.warehouse)
         con.execute("CHECKPOINT")
@@ -136,32 +154,36 @@ def _update(
     return {name: relation.rows for name, relation in sorted(current.items())}, copied, kept
 
 
-def _open_previous(settings: Settings, staging_file: Path) -> duckdb.DuckDBPyConnection:
-    """The copy of the previous publication, or a new file when there is none or it cannot be read
-    (written by another DuckDB version, damaged): publishing then copies everything."""
+def _open_previous(
+    settings: Settings, staging_file: Path
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, _Relation], str | None]:
+    """The copy of the previous publication and what it holds, or a new empty file (so everything is
+    copied) when there is none, it cannot be read (another DuckDB version, damaged, no fingerprints) or
+    too much of it is free blocks."""
+    con = None
     try:
-        return duckdb.connect(str(staging_file), config=settings.duckdb_config())
-    except duckdb.Error:
+        con = duckdb.connect(str(staging_file), config=settings.duckdb_config())
+        free, total, block = con.execute(
+            "SELECT free_blocks, total_blocks, block_size FROM pragma_database_size()"
+        ).fetchone()
+        if free > MAX_FREE_SHARE * total and free * block >= MIN_FREE_BYTES:
+            raise LookupError("mostly free blocks")
+        return con, *_previous_publication(con)
+    except (duckdb.Error, LookupError, TypeError):
+        if con is not None:
+            con.close()
         staging_file.unlink(missing_ok=True)
-        return duckdb.connect(str(staging_file), config=settings.duckdb_config())
+        return duckdb.connect(str(staging_file), config=settings.duckdb_config()), {}, None
 
 
-def _previous_publication(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, _Relation], str | None]:
-    """What the copied file holds, from its fingerprints; nothing (so everything is copied) for a file
-    published before fingerprints existed."""
-    has_fingerprints = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-        " AND schema_name = 'main' AND table_name IN ('publication', 'publication_partitions')"
-    ).fetchone()[0]
-    if has_fingerprints < 2:
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        return {}, None
+def _previous_publication(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, _Relation], str]:
+    """What the copied file holds, from its fingerprints (a duckdb.Error if it has none)."""
     relations: dict[str, _Relation] = {}
-    rows = con.execute(f"SELECT relation, columns, partition, rows, fingerprint FROM {PARTITIONS_TABLE}").fetchall()
-    for name, columns, partition, count, fingerprint in rows:
-        relation = relations.setdefault(name, _Relation(name, columns, {}))
+    rows = con.execute(f"SELECT relation, columns, partition, month, rows, fingerprint FROM {PARTITIONS_TABLE}")
+    for name, columns, partition, month, count, fingerprint in rows.fetchall():
+        relation = relations.setdefault(name, _Relation(name, columns, {}, {}))
         relation.partitions[partition] = (count, int(fingerprint))
+        relation.months[partition] = month
     (version,) = con.execute(f"SELECT version FROM {PUBLICATION_TABLE}").fetchone()
     return relations, version
 
@@ -171,83 +193,118 @@ def _fingerprint_warehouse(con: duckdb.DuckDBPyConnection) -> list[_Relation]:
     not read staging, so a view is published as a table), also left in the temporary table `fingerprints`."""
     columns = con.execute(
         "SELECT schema_name || '.' || table_name, list(column_name ORDER BY column_index),"
+        " list(data_type ORDER BY column_index),"
         " string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index)"
         " FROM duckdb_columns() WHERE database_name = 'warehouse' AND schema_name IN (SELECT unnest(?))"
         " GROUP BY ALL ORDER BY 1",
         [list(PUBLISHED_SCHEMAS)],
     ).fetchall()
     con.execute(
-        "CREATE TEMP TABLE fingerprints (relation VARCHAR, columns VARCHAR, partition VARCHAR, rows BIGINT,"
-        " fingerprint HUGEINT)"
+        "CREATE TEMP TABLE fingerprints (relation VARCHAR, columns VARCHAR, partition VARCHAR, month VARCHAR,"
+        " rows BIGINT, fingerprint HUGEINT)"
     )
     relations = []
-    for name, names, signature in columns:
+    for name, names, types, signature in columns:
         date_column = PARTITIONED_BY.get(name) if PARTITIONED_BY.get(name) in names else None
-        partition = _day(date_column) if date_column else f"'{WHOLE_TABLE}'"
+        partition, month = (_day(date_column), _month(date_column)) if date_column else (f"'{WHOLE_TABLE}'",) * 2
         if date_column:
             signature += f"; published by day of {date_column}"
-        row_hash = f"hash({', '.join(_identifier(column) for column in names)})"
+        row_hash = f"hash({', '.join(_hashable(column, type_) for column, type_ in zip(names, types, strict=True))})"
         con.execute(
-            f"INSERT INTO fingerprints SELECT ?, ?, {partition}, count(*), sum({row_hash})"
+            f"INSERT INTO fingerprints SELECT ?, ?, {partition}, any_value({month}), count(*), sum({row_hash})"
             f" FROM {_in_warehouse(name)} GROUP BY 3",
             [name, signature],
         )
         partitions = con.execute(
-            "SELECT partition, rows, fingerprint FROM fingerprints WHERE relation = ?", [name]
+            "SELECT partition, month, rows, fingerprint FROM fingerprints WHERE relation = ?", [name]
         ).fetchall()
-        relations.append(_Relation(name, signature, {key: (n, int(f)) for key, n, f in partitions}, date_column))
+        relations.append(
+            _Relation(
+                name,
+                signature,
+                {key: (count, int(fingerprint)) for key, _, count, fingerprint in partitions},
+                {key: month for key, month, _, _ in partitions},
+                date_column,
+            )
+        )
     return relations
 
 
-def _copy_changes(con: duckdb.DuckDBPyConnection, relation: _Relation, before: _Relation | None) -> set[str]:
-    """Copy the relation's changed partitions into the serving file; returns them."""
+def _hashable(column: str, data_type: str) -> str:
+    """The column as hashed: DuckDB's hash() does not tell some nested values apart (NULL and [] lists,
+    [[1],[2]] and [[1,2]], a NULL struct and one of NULLs) nor 0.0 from -0.0, so those go as text."""
+    nested = data_type.endswith("]") or data_type.startswith(("STRUCT", "MAP", "UNION"))
+    return f"{_identifier(column)}::VARCHAR" if nested or data_type in ("FLOAT", "DOUBLE") else _identifier(column)
+
+
+def _drop_unpublished(con: duckdb.DuckDBPyConnection, current: dict[str, _Relation]) -> None:
+    """Drop whatever the copied file holds that is not to be published now (tables gone from the
+    warehouse, and anything a mistaken serving path brought along): only the published schemas remain."""
+    for schema, name, kind in con.execute(
+        "SELECT schema_name, table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = current_database()"
+        " UNION ALL SELECT schema_name, view_name, 'VIEW' FROM duckdb_views()"
+        " WHERE database_name = current_database() AND NOT internal"
+    ).fetchall():
+        if f"{schema}.{name}" not in current and f"{schema}.{name}" not in (PUBLICATION_TABLE, PARTITIONS_TABLE):
+            con.execute(f"DROP {kind} IF EXISTS {_identifier(schema)}.{_identifier(name)}")
+    for (schema,) in con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() AND NOT internal"
+    ).fetchall():
+        if schema not in (*PUBLISHED_SCHEMAS, "main"):
+            con.execute(f"DROP SCHEMA IF EXISTS {_identifier(schema)} CASCADE")
+
+
+def _copy_changes(con: duckdb.DuckDBPyConnection, relation: _Relation, before: _Relation | None) -> _Change:
+    """Copy the relation's changed partitions (or the whole relation) into the serving file."""
     source = _in_warehouse(relation.name)
     if before is not None and before.columns == relation.columns:
-        if relation.date_column is None and before.partitions == relation.partitions:
-            return set()
+        if before.partitions == relation.partitions:
+            return _Change(False, set(), set())
         if relation.date_column is not None:
             changed = {key for key, value in relation.partitions.items() if before.partitions.get(key) != value}
             gone = before.partitions.keys() - relation.partitions.keys()
-            if changed | gone:
-                days = _partition_filter(relation.date_column)
+            if len(changed) + len(gone) <= MAX_CHANGED_SHARE * max(len(relation.partitions), 1):
+                days = f"{_day(relation.date_column)} IN (SELECT unnest(?))"
                 con.execute(f"DELETE FROM {_quoted(relation.name)} WHERE {days}", [sorted(changed | gone)])
                 con.execute(
                     f"INSERT INTO {_quoted(relation.name)} SELECT * FROM {source} WHERE {days}", [sorted(changed)]
                 )
-            return changed
+                months = {relation.months[key] for key in changed} | {before.months[key] for key in gone}
+                return _Change(False, changed, months)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_identifier(relation.name.split('.')[0])}")
     con.execute(f"CREATE OR REPLACE TABLE {_quoted(relation.name)} AS SELECT * FROM {source}")
-    return set(relation.partitions)
+    return _Change(True, set(relation.partitions), set(relation.months.values()))
 
 
 def _write_parquet(
-    con: duckdb.DuckDBPyConnection,
-    relation: _Relation,
-    changed: set[str],
-    before: _Relation | None,
-    previous_dir: Path | None,
-    parquet_dir: Path,
+    con: duckdb.DuckDBPyConnection, relation: _Relation, change: _Change, previous_dir: Path | None, parquet_dir: Path
 ) -> None:
     """One file per table, or for a partitioned one a folder per month (`published_month=YYYY-MM`, Hive
     style); a file or month whose rows did not change is hard links to the previous version's files."""
     if relation.date_column is None:
         file = f"{relation.name}.parquet"
         previous = previous_dir / file if previous_dir is not None else None
-        if changed or previous is None or not previous.is_file() or not _linked([previous], parquet_dir):
+        reused = not change.rewritten and previous is not None and previous.is_file()
+        if not (reused and _linked([previous], parquet_dir)):
             con.execute(f"COPY {_quoted(relation.name)} TO {_literal(parquet_dir / file)} (FORMAT parquet)")
         return
-    months = {_month(key) for key in relation.partitions}
+    folder = parquet_dir / relation.name
+    if not relation.partitions:  # an empty fact: one file of its columns, so readers' globs still match
+        (folder / f"{MONTH_COLUMN}={NO_DATE}").mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT *, NULL::VARCHAR AS {MONTH_COLUMN} FROM {_quoted(relation.name)}) TO"
+            f" {_literal(folder / f'{MONTH_COLUMN}={NO_DATE}' / 'data0.parquet')} (FORMAT parquet)"
+        )
+        return
+    months = set(relation.months.values())
     reusable = set()
-    if before is not None and before.columns == relation.columns and previous_dir is not None:
-        gone = before.partitions.keys() - relation.partitions.keys()
-        changed_months = {_month(key) for key in changed | gone}
+    if not change.rewritten and previous_dir is not None:
         reusable = {
             month
-            for month in months - changed_months
+            for month in months - change.months
             if (previous_dir / relation.name / f"{MONTH_COLUMN}={month}").is_dir()
         }
-    month = f"coalesce(strftime({_identifier(relation.date_column)}, '%Y-%m'), '{NO_DATE}')"
-    folder = parquet_dir / relation.name
+    month = _month(relation.date_column)
     if months - reusable:
         con.execute(
             f"COPY (SELECT *, {month} AS {MONTH_COLUMN} FROM {_quoted(relation.name)} WHERE {month} IN"
@@ -278,7 +335,13 @@ def _linked(files: list[Path], folder: Path) -> bool:
     return True
 
 
-def _record(con: duckdb.DuckDBPyConnection, relations: Iterable[_Relation], version: str, warehouse: Path) -> None:
+def _make_read_only(folder: Path) -> None:
+    """Published files are shared by hard links between versions: an edit in place would change them all."""
+    for file in folder.rglob("*.parquet"):
+        file.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+
+
+def _record(con: duckdb.DuckDBPyConnection, relations, version: str, warehouse: Path) -> None:
     """The fingerprints and the publication row, replacing the previous publication's."""
     con.execute(f"CREATE OR REPLACE TABLE {PARTITIONS_TABLE} AS SELECT * FROM fingerprints ORDER BY ALL")
     table_rows = {relation.name: relation.rows for relation in relations}
@@ -293,12 +356,8 @@ def _day(date_column: str) -> str:
     return f"coalesce(strftime({_identifier(date_column)}, '%Y-%m-%d'), '{NO_DATE}')"
 
 
-def _partition_filter(date_column: str) -> str:
-    return f"{_day(date_column)} IN (SELECT unnest(?))"
-
-
-def _month(partition: str) -> str:
-    return NO_DATE if partition == NO_DATE else partition[:7]
+def _month(date_column: str) -> str:
+    return f"coalesce(strftime({_identifier(date_column)}, '%Y-%m'), '{NO_DATE}')"
 
 
 def _point_current(parquet_root: Path, version: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.runner import run_pipeline
+from retention import serving
 from retention.generator import generate
 from retention.serving import publish
 
@@ -167,29 +168,30 @@ def warehouse_with_event_days(path: Path) -> None:
     con.execute(
         "CREATE TABLE marts.fct_member_events AS SELECT * FROM (VALUES ('E1', 'K1', DATE '2025-07-31'),"
         " ('E2', 'K1', DATE '2025-08-01'), ('E3', 'K2', DATE '2025-08-01'), ('E4', 'K2', DATE '2025-08-15'),"
-        " ('E5', 'K3', DATE '2025-08-20'), ('E6', 'K3', NULL)) t(event_id, member_key, event_date)"
+        " ('E5', 'K3', DATE '2025-08-20'), ('E6', 'K3', NULL), ('E8', 'K1', DATE '2025-07-01'),"
+        " ('E9', 'K1', DATE '2025-07-02'), ('E10', 'K2', DATE '2025-07-03'), ('E11', 'K2', DATE '2025-07-04'),"
+        " ('E12', 'K3', DATE '2025-06-10')) t(event_id, member_key, event_date)"
     )
     con.execute("CREATE TABLE marts.dim_members AS SELECT * FROM (VALUES ('K1'), ('K2'), ('K3')) t(member_key)")
     con.execute("CREATE TABLE outreach.touches AS SELECT 'T1' AS touch_id")
+    con.execute("CREATE TABLE outreach.channels AS SELECT 'sms' AS channel")
     con.execute("CREATE TABLE marts.gone AS SELECT 1 AS n")
     con.close()
 
 
-def serving_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
-    return [
-        f"{schema}.{table}"
-        for schema, table in con.execute(
-            f"SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = '{database}' ORDER BY 1, 2"
-        ).fetchall()
-    ]
+def serving_columns(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple]:
+    return con.execute(
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns()"
+        f" WHERE database_name = '{database}' ORDER BY schema_name, table_name, column_index"
+    ).fetchall()
 
 
 def assert_same_publication(incremental, full) -> None:
     con = duckdb.connect()
     con.execute(f"ATTACH '{incremental.serving_file}' AS incremental (READ_ONLY)")
     con.execute(f"ATTACH '{full.serving_file}' AS full_copy (READ_ONLY)")
-    tables = serving_tables(con, "incremental")
-    assert tables == serving_tables(con, "full_copy")
+    assert serving_columns(con, "incremental") == serving_columns(con, "full_copy")
+    tables = sorted({f"{schema}.{table}" for schema, table, _, _ in serving_columns(con, "incremental")})
     for table in (t for t in tables if t != "main.publication"):
         for a, b in (("incremental", "full_copy"), ("full_copy", "incremental")):
             assert con.execute(f"SELECT * FROM {a}.{table} EXCEPT ALL SELECT * FROM {b}.{table}").fetchall() == [], (
@@ -199,17 +201,31 @@ def assert_same_publication(incremental, full) -> None:
     assert files == sorted(p.relative_to(full.parquet_dir) for p in full.parquet_dir.rglob("*.parquet"))
     for file in files:
         a, b = incremental.parquet_dir / file, full.parquet_dir / file
+        assert (
+            con.execute(f"DESCRIBE SELECT * FROM '{a}'").fetchall()
+            == con.execute(f"DESCRIBE SELECT * FROM '{b}'").fetchall()
+        )
         assert con.execute(f"SELECT * FROM '{a}' EXCEPT ALL SELECT * FROM '{b}'").fetchall() == [], file
         assert con.execute(f"SELECT * FROM '{b}' EXCEPT ALL SELECT * FROM '{a}'").fetchall() == [], file
+
+
+def full_publication_of(settings, tmp_path: Path):
+    """Settings publishing the same warehouse into a serving file of its own, always from scratch."""
+    full = dataclasses.replace(
+        settings, serving_file=tmp_path / "full" / "serving.duckdb", serving_parquet_dir=tmp_path / "full" / "parquet"
+    )
+    full.serving_file.unlink(missing_ok=True)
+    return full
 
 
 def test_a_publication_copies_only_the_changed_days_and_equals_a_full_one(settings, tmp_path):
     warehouse_with_event_days(settings.warehouse)
     first = publish(settings, version="v1")
-    # events: 2025-07-31, 2025-08-01, 2025-08-15, 2025-08-20 and the undated row; three whole tables
-    assert (first.partitions_copied, first.partitions_kept) == (8, 0)
+    # events: ten partitions (nine days and the undated row); four whole tables
+    assert (first.partitions_copied, first.partitions_kept) == (14, 0)
     v1 = settings.serving_parquet_dir / "v1"
     assert sorted(p.name for p in (v1 / "marts.fct_member_events").iterdir()) == [
+        "published_month=2025-06",
         "published_month=2025-07",
         "published_month=2025-08",
         "published_month=none",
@@ -218,55 +234,112 @@ def test_a_publication_copies_only_the_changed_days_and_equals_a_full_one(settin
     con = duckdb.connect(str(settings.warehouse))
     con.execute("INSERT INTO marts.fct_member_events VALUES ('E7', 'K1', DATE '2025-09-02')")  # a new day
     con.execute("UPDATE marts.fct_member_events SET member_key = 'K3' WHERE event_id = 'E4'")  # an old day changed
-    con.execute("DELETE FROM marts.fct_member_events WHERE event_id = 'E5'")  # a day gone
-    con.execute("ALTER TABLE outreach.touches ADD COLUMN channel VARCHAR DEFAULT 'sms'")  # new columns
+    con.execute("DELETE FROM marts.fct_member_events WHERE event_id IN ('E5', 'E11')")  # two days gone
+    con.execute("INSERT INTO marts.dim_members VALUES ('K4')")  # a table's rows changed
+    con.execute("ALTER TABLE outreach.touches ADD COLUMN channel VARCHAR DEFAULT 'sms'")  # a table's columns
     con.execute("DROP TABLE marts.gone")
     con.execute("CREATE TABLE retrospective.campaign_kpis AS SELECT 0.5 AS winback_rate")
     con.close()
     second = publish(settings, version="v2")
-    # copied: 2025-08-15, 2025-09-02, touches, campaign_kpis; kept: 2025-07-31, 2025-08-01, undated, dim_members
-    assert (second.partitions_copied, second.partitions_kept) == (4, 4)
+    # copied: 2025-08-15, 2025-09-02, dim_members, touches, campaign_kpis;
+    # kept: 2025-06-10, 2025-07-01, -02, -03, 2025-07-31, 2025-08-01, the undated row, channels
+    assert (second.partitions_copied, second.partitions_kept) == (5, 8)
     assert second.tables == {
-        "marts.dim_members": 3,
-        "marts.fct_member_events": 6,
+        "marts.dim_members": 4,
+        "marts.fct_member_events": 10,
+        "outreach.channels": 1,
         "outreach.touches": 1,
         "retrospective.campaign_kpis": 1,
     }
     v2 = settings.serving_parquet_dir / "v2"
-    same_file = [
-        (v1 / name).stat().st_ino == (v2 / name).stat().st_ino
+    same_file = {
+        name: (v1 / name).stat().st_ino == (v2 / name).stat().st_ino
         for name in (
-            "marts.fct_member_events/published_month=2025-07/data0.parquet",
+            "marts.fct_member_events/published_month=2025-06/data0.parquet",
             "marts.fct_member_events/published_month=none/data0.parquet",
-            "marts.dim_members.parquet",
+            "outreach.channels.parquet",
+            "marts.fct_member_events/published_month=2025-07/data0.parquet",  # 2025-07-04 gone
             "marts.fct_member_events/published_month=2025-08/data0.parquet",
+            "marts.dim_members.parquet",
         )
-    ]
-    assert same_file == [True, True, True, False]  # unchanged files are the previous version's, linked
+    }
+    # unchanged files are the previous version's, linked
+    assert list(same_file.values()) == [True, True, True, False, False, False], same_file
     assert duckdb.sql(
         f"SELECT published_month, count(*) FROM '{v2}/marts.fct_member_events/*/*.parquet' GROUP BY 1 ORDER BY 1"
-    ).fetchall() == [("2025-07", 1), ("2025-08", 3), ("2025-09", 1), ("none", 1)]
+    ).fetchall() == [("2025-06", 1), ("2025-07", 4), ("2025-08", 3), ("2025-09", 1), ("none", 1)]
 
-    full = dataclasses.replace(
-        settings, serving_file=tmp_path / "full" / "serving.duckdb", serving_parquet_dir=tmp_path / "full" / "parquet"
-    )
+    full = full_publication_of(settings, tmp_path)
     assert_same_publication(second, publish(full, version="v2"))
 
     third = publish(settings, version="v3")  # nothing changed
-    assert (third.partitions_copied, third.partitions_kept) == (0, 8)
+    assert (third.partitions_copied, third.partitions_kept) == (0, 13)
     v3 = settings.serving_parquet_dir / "v3"
     assert all(file.stat().st_ino == (v2 / file.relative_to(v3)).stat().st_ino for file in v3.rglob("*.parquet"))
-    assert_same_publication(third, publish(full, version="v3"))
+    assert_same_publication(third, publish(full_publication_of(settings, tmp_path / "again"), version="v3"))
 
 
-def test_a_serving_file_without_fingerprints_is_published_again_in_full(settings):
+def test_emptied_tables_nested_values_and_dropped_empty_tables_reach_the_publication(settings, tmp_path):
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("CREATE SCHEMA marts; CREATE SCHEMA outreach")
+    con.execute(
+        "CREATE TABLE marts.member_churn_risk AS SELECT * FROM (VALUES ('K1', DATE '2025-09-01', []::VARCHAR[]),"
+        " ('K2', DATE '2025-09-01', ['no_login']), ('K1', DATE '2025-09-02', []::VARCHAR[]))"
+        " t(member_key, as_of_date, reasons)"
+    )
+    con.execute("CREATE TABLE marts.fct_orders AS SELECT 'O1' AS order_id, DATE '2025-09-01' AS order_date")
+    con.execute("CREATE TABLE outreach.touches AS SELECT 'T1' AS touch_id")
+    con.execute("CREATE TABLE marts.empty_then_gone (n INTEGER)")
+    con.close()
+    publish(settings, version="v1")
+
+    con = duckdb.connect(str(settings.warehouse))
+    # hash() alone gives [] and NULL lists the same value: the fingerprint must still see the change
+    con.execute("UPDATE marts.member_churn_risk SET reasons = NULL WHERE reasons = []")
+    con.execute("DELETE FROM outreach.touches")
+    con.execute("DELETE FROM marts.fct_orders")
+    con.execute("DROP TABLE marts.empty_then_gone")
+    con.close()
+    second = publish(settings, version="v2")
+    assert second.tables == {"marts.fct_orders": 0, "marts.member_churn_risk": 3, "outreach.touches": 0}
+    serving = duckdb.connect(str(settings.serving_file), read_only=True)
+    assert serving.execute("SELECT count(*) FROM marts.member_churn_risk WHERE reasons IS NULL").fetchone() == (2,)
+    serving.close()
+    current = settings.serving_parquet_dir / "current"
+    assert duckdb.sql(f"SELECT count(*) FROM '{current}/outreach.touches.parquet'").fetchone() == (0,)
+    assert duckdb.sql(f"SELECT count(*) FROM '{current}/marts.fct_orders/*/*.parquet'").fetchone() == (0,)
+    assert_same_publication(second, publish(full_publication_of(settings, tmp_path), version="v2"))
+
+
+def test_a_serving_file_without_fingerprints_is_published_again_from_scratch(settings):
     warehouse_with_event_days(settings.warehouse)
     settings.serving_file.parent.mkdir(parents=True)
-    old = duckdb.connect(str(settings.serving_file))  # as published before fingerprints were kept
+    old = duckdb.connect(str(settings.serving_file))  # as published before fingerprints, or a mistaken path
     old.execute("CREATE SCHEMA marts; CREATE TABLE marts.dim_members AS SELECT 'stale' AS member_key")
+    old.execute(f"CREATE SCHEMA raw; CREATE TABLE raw.members AS SELECT '{MOBILE}' AS mobile")
     old.execute("CREATE TABLE main.publication AS SELECT 'old' AS version")
     old.close()
     publication = publish(settings, version="v1")
-    assert (publication.partitions_copied, publication.partitions_kept) == (8, 0)
+    assert (publication.partitions_copied, publication.partitions_kept) == (14, 0)
     con = duckdb.connect(str(settings.serving_file), read_only=True)
     assert con.execute("SELECT member_key FROM marts.dim_members ORDER BY 1").fetchall() == [("K1",), ("K2",), ("K3",)]
+    assert con.execute("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'raw'").fetchone() == (0,)
+    con.close()
+    assert MOBILE.encode() not in settings.serving_file.read_bytes()
+
+
+def test_a_serving_file_mostly_free_blocks_is_published_again_from_scratch(settings, monkeypatch):
+    monkeypatch.setattr(serving, "MIN_FREE_BYTES", 1)  # this file is a few MB, not the 64 MB it takes in use
+    warehouse_with_event_days(settings.warehouse)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("CREATE TABLE marts.member_rfm AS SELECT 'K' || i AS member_key, i AS score FROM range(300000) t(i)")
+    con.close()
+    publish(settings, version="v1")
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("DROP TABLE marts.member_rfm")
+    con.close()
+    second = publish(settings, version="v2")  # drops the big table from its copy: most of the file is free
+    assert second.partitions_kept == 14
+    third = publish(settings, version="v3")
+    assert (third.partitions_copied, third.partitions_kept) == (14, 0)
+    assert third.bytes < second.bytes
