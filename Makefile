@@ -40,12 +40,15 @@ $(LIFETIMES_VENV)/.installed: scripts/lifetimes-constraints.txt | $(BIN)/.instal
 	$(BIN)/uv pip install --quiet --python $(LIFETIMES_VENV)/bin/python -r scripts/lifetimes-constraints.txt
 	touch $@
 
+# In parallel (pytest-xdist): each worker takes whole test files, the slowest first (tests/conftest.py), and
+# gives DuckDB cores / workers threads. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: manifest $(LIFETIMES_VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Rewrite tests/snapshots/asset_graph.txt after a deliberate change to the asset graph; review its diff.
 snapshot: manifest
-	RETENTION_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_asset_graph.py
+	RETENTION_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q -p no:xdist tests/test_asset_graph.py
 
 # Style, checked in CI before the tests: ruff on the Python code, sqlfluff (dbt templater, rules in .sqlfluff) on
 # the dbt models. The templater compiles the project, so it gets an in-memory warehouse instead of a file.

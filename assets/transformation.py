@@ -45,9 +45,15 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
+def dbt_target_path() -> Path:
+    """dbt's target folder: DBT_TARGET_PATH when set (dbt itself and dagster-dbt's build folders follow that
+    variable, so the manifest is read where `dbt parse` wrote it), else `target` in the dbt project."""
+    return Path(os.environ.get("DBT_TARGET_PATH") or "target")
+
+
 @cache
 def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=dbt_project_dir(), profiles_dir=dbt_project_dir())
+    project = DbtProject(project_dir=dbt_project_dir(), profiles_dir=dbt_project_dir(), target_path=dbt_target_path())
     # `dagster dev` parses the project when the code location loads. dagster-dbt's own preparation
     # (`prepare_if_dev`) runs whatever `dbt` is on PATH, which fails when the venv is not activated
     # (`.venv/bin/dagster dev`); parse with the venv's dbt instead.

@@ -329,12 +329,12 @@ def test_every_row_is_accounted_for_and_the_ui_shows_no_mobile(timeline):
     con.close()
 
 
-def test_every_dbt_unit_test_passes_on_the_built_warehouse(timeline, tmp_path):
+def test_every_dbt_unit_test_passes_on_the_built_warehouse(timeline, tmp_path, dbt_manifest):
     """The unit tests beside the models (hand-computed cases of every rule) are left out of the pipeline's runs,
     which check the data: they run here, once, where every model they read has been built."""
     settings = timeline[0]
     project = project_root() / "dbt_project"
-    manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads(dbt_manifest.read_text(encoding="utf-8"))
     declared = set(manifest["unit_tests"])
     # A build's day range left in the shell must not reach the unit tests (they set their own).
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("RETENTION_DBT_")}

@@ -13,16 +13,18 @@ from retention.settings import project_root
 LOAD = "from orchestration.definitions import build_definitions; print(len(build_definitions().assets))"
 
 
-def test_dagster_dev_parses_the_dbt_project_without_the_venv_on_path(tmp_path):
+def test_dagster_dev_parses_the_dbt_project_without_the_venv_on_path(tmp_path, dbt_manifest):
     system_path = os.pathsep.join(["/usr/bin", "/bin"])
     assert shutil.which("dbt", path=system_path) is None  # the venv's dbt is not reachable by PATH
-    manifest = project_root() / "dbt_project" / "target" / "manifest.json"
+    manifest = dbt_manifest  # in the session's dbt target folder (DBT_TARGET_PATH), shared with no other worker
     before = manifest.stat().st_mtime_ns if manifest.exists() else 0
     env = {
         "PATH": system_path,
         "HOME": str(tmp_path),
         "DAGSTER_IS_DEV_CLI": "1",  # what `dagster dev` sets: dagster-dbt then parses the project on load
         "RETENTION_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "DBT_TARGET_PATH": os.environ["DBT_TARGET_PATH"],
+        "DBT_LOG_PATH": os.environ["DBT_LOG_PATH"],
     }
     loaded = subprocess.run(
         [sys.executable, "-c", LOAD], cwd=project_root(), env=env, capture_output=True, text=True, timeout=300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 
@@ -39,6 +40,9 @@ def _settings(root, name) -> Settings:
             "RETENTION_GROUND_TRUTH_DIR": str(root / "ground_truth"),
             "RETENTION_SERVING_FILE": str(root / f"{name}_serving" / "serving.duckdb"),
             "RETENTION_SERVING_PARQUET_DIR": str(root / f"{name}_serving" / "parquet"),
+            # Not the repository's data/duckdb_tmp; the session's DuckDB threads (cores / xdist workers).
+            "RETENTION_DUCKDB_TEMP_DIRECTORY": str(root / f"{name}_duckdb_tmp"),
+            "RETENTION_DUCKDB_THREADS": os.environ.get("RETENTION_DUCKDB_THREADS", ""),
             # 600 members make small days; the quarantine gate has its own tests.
             "RETENTION_MAX_QUARANTINE_RATE": "0.25",
         }
@@ -55,8 +59,10 @@ def demo(tmp_path_factory):
 
 def test_marts_as_of_a_day_ignore_everything_after_it(demo):
     full, cut = _settings(demo, "full"), _settings(demo, "cut")
-    assert run_pipeline(full, START, END, as_of_date=CUT).success  # all data loaded, marts as of CUT
-    assert run_pipeline(cut, START, CUT).success  # only the data landed by CUT
+    # In-memory instances, not $DAGSTER_HOME (`make test` sets the repository's .dagster, which workers share).
+    all_data = run_pipeline(full, START, END, instance=dg.DagsterInstance.ephemeral(), as_of_date=CUT)
+    assert all_data.success  # all data loaded, marts as of CUT
+    assert run_pipeline(cut, START, CUT, instance=dg.DagsterInstance.ephemeral()).success  # the data landed by CUT
 
     con = duckdb.connect()
     con.execute(f"ATTACH '{full.warehouse}' AS full_data (READ_ONLY)")

@@ -9,7 +9,6 @@ import duckdb
 
 from orchestration.definitions import build_definitions
 from orchestration.runner import run_pipeline
-from retention.settings import project_root
 from tests.conftest import members_csv
 
 D1, D2 = date(2025, 3, 1), date(2025, 3, 2)
@@ -86,7 +85,7 @@ def test_definitions_show_landing_raw_and_staging_with_checks(settings):
     assert ("outreach/winback_batches", "monthly_caps_respected") in checks
 
 
-def test_two_days_run_through_dagster_and_dbt(settings, landing):
+def test_two_days_run_through_dagster_and_dbt(settings, landing, dbt_manifest):
     _two_days(landing)
     instance = dg.DagsterInstance.ephemeral()
     outcome = run_pipeline(settings, D1, D2, instance=instance)
@@ -94,8 +93,8 @@ def test_two_days_run_through_dagster_and_dbt(settings, landing):
 
     # The run's second dbt build (the retrospective) starts from the first build's parse state: dbt
     # re-parses only what changed, not the whole project because the run's profile differs from the
-    # parse `make manifest` made.
-    target = project_root() / "dbt_project" / "target"
+    # parse `make manifest` made. The build folders are in the session's dbt target folder (DBT_TARGET_PATH).
+    target = dbt_manifest.parent
     [retrospective_build] = target.glob(f"retention_dbt_retrospective-{outcome.run_id[:7]}-*")
     log = (retrospective_build / "dbt.log").read_text(encoding="utf-8")
     assert "Unable to do partial parsing" not in log and "Partial parsing enabled" in log
