@@ -137,12 +137,24 @@ def _update(
         con.execute("SET enable_progress_bar = false")
         previous_parquet = parquet_root / previous_version if previous_version else None
         con.execute(f"ATTACH {_literal(settings.warehouse)} AS warehouse (READ_ONLY)")
-        current = {relation.name: relation for relation in _fingerprint_warehouse(con)}
-        _drop_unpublished(con, current)
+        published = _published_relations(con)
+        _drop_unpublished(con, published)
+        con.execute(
+            "CREATE TEMP TABLE fingerprints (relation VARCHAR, columns VARCHAR, partition VARCHAR, month VARCHAR,"
+            " rows BIGINT, fingerprint HUGEINT)"
+        )
+        current: dict[str, _Relation] = {}
         copied = kept = 0
-        for relation in current.values():
-            before = previous.get(relation.name)
-            change = _copy_changes(con, relation, before)
+        for spec in published.values():
+            before = previous.get(spec.name)
+            if before is not None and before.columns == spec.columns:
+                relation = _fingerprint(con, spec, _in_warehouse(spec.name))
+                change = _copy_changes(con, relation, before)
+            else:  # new, or new columns: copied whole, then fingerprinted (the copy is cheaper to read than a view)
+                _copy_whole(con, spec.name)
+                relation = _fingerprint(con, spec, _quoted(spec.name))
+                change = _Change(True, set(relation.partitions), set(relation.months.values()))
+            current[spec.name] = relation
             copied += len(change.partitions)
             kept += len(relation.partitions) - len(change.partitions)
             _write_parquet(con, relation, change, previous_parquet, parquet_dir)
@@ -188,46 +200,56 @@ def _previous_publication(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, _Re
     return relations, version
 
 
-def _fingerprint_warehouse(con: duckdb.DuckDBPyConnection) -> list[_Relation]:
-    """Rows and a fingerprint per partition of every published relation (views included: the copy must
-    not read staging, so a view is published as a table), also left in the temporary table `fingerprints`."""
-    columns = con.execute(
+@dataclass(frozen=True)
+class _Published:
+    """A relation of the warehouse to publish."""
+
+    name: str
+    columns: str  # as in _Relation
+    row_hash: str
+    date_column: str | None
+
+
+def _published_relations(con: duckdb.DuckDBPyConnection) -> dict[str, _Published]:
+    """Every table and view of the published schemas (a view is published as a table: the copy must not
+    read staging), with what its fingerprint hashes."""
+    relations = {}
+    for name, names, types, signature in con.execute(
         "SELECT schema_name || '.' || table_name, list(column_name ORDER BY column_index),"
         " list(data_type ORDER BY column_index),"
         " string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index)"
         " FROM duckdb_columns() WHERE database_name = 'warehouse' AND schema_name IN (SELECT unnest(?))"
         " GROUP BY ALL ORDER BY 1",
         [list(PUBLISHED_SCHEMAS)],
-    ).fetchall()
-    con.execute(
-        "CREATE TEMP TABLE fingerprints (relation VARCHAR, columns VARCHAR, partition VARCHAR, month VARCHAR,"
-        " rows BIGINT, fingerprint HUGEINT)"
-    )
-    relations = []
-    for name, names, types, signature in columns:
+    ).fetchall():
         date_column = PARTITIONED_BY.get(name) if PARTITIONED_BY.get(name) in names else None
-        partition, month = (_day(date_column), _month(date_column)) if date_column else (f"'{WHOLE_TABLE}'",) * 2
         if date_column:
             signature += f"; published by day of {date_column}"
         row_hash = f"hash({', '.join(_hashable(column, type_) for column, type_ in zip(names, types, strict=True))})"
-        con.execute(
-            f"INSERT INTO fingerprints SELECT ?, ?, {partition}, any_value({month}), count(*), sum({row_hash})"
-            f" FROM {_in_warehouse(name)} GROUP BY 3",
-            [name, signature],
-        )
-        partitions = con.execute(
-            "SELECT partition, month, rows, fingerprint FROM fingerprints WHERE relation = ?", [name]
-        ).fetchall()
-        relations.append(
-            _Relation(
-                name,
-                signature,
-                {key: (count, int(fingerprint)) for key, _, count, fingerprint in partitions},
-                {key: month for key, month, _, _ in partitions},
-                date_column,
-            )
-        )
+        relations[name] = _Published(name, signature, row_hash, date_column)
     return relations
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, spec: _Published, source: str) -> _Relation:
+    """Rows and a fingerprint per partition of the relation as read from `source`, also added to the
+    temporary table `fingerprints`."""
+    date_column = spec.date_column
+    partition, month = (_day(date_column), _month(date_column)) if date_column else (f"'{WHOLE_TABLE}'",) * 2
+    con.execute(
+        f"INSERT INTO fingerprints SELECT ?, ?, {partition}, any_value({month}), count(*), sum({spec.row_hash})"
+        f" FROM {source} GROUP BY 3",
+        [spec.name, spec.columns],
+    )
+    partitions = con.execute(
+        "SELECT partition, month, rows, fingerprint FROM fingerprints WHERE relation = ?", [spec.name]
+    ).fetchall()
+    return _Relation(
+        spec.name,
+        spec.columns,
+        {key: (count, int(fingerprint)) for key, _, count, fingerprint in partitions},
+        {key: month for key, month, _, _ in partitions},
+        date_column,
+    )
 
 
 def _hashable(column: str, data_type: str) -> str:
@@ -237,7 +259,7 @@ def _hashable(column: str, data_type: str) -> str:
     return f"{_identifier(column)}::VARCHAR" if nested or data_type in ("FLOAT", "DOUBLE") else _identifier(column)
 
 
-def _drop_unpublished(con: duckdb.DuckDBPyConnection, current: dict[str, _Relation]) -> None:
+def _drop_unpublished(con: duckdb.DuckDBPyConnection, current: dict[str, _Published]) -> None:
     """Drop whatever the copied file holds that is not to be published now (tables gone from the
     warehouse, and anything a mistaken serving path brought along): only the published schemas remain."""
     for schema, name, kind in con.execute(
@@ -254,26 +276,28 @@ def _drop_unpublished(con: duckdb.DuckDBPyConnection, current: dict[str, _Relati
             con.execute(f"DROP SCHEMA IF EXISTS {_identifier(schema)} CASCADE")
 
 
-def _copy_changes(con: duckdb.DuckDBPyConnection, relation: _Relation, before: _Relation | None) -> _Change:
-    """Copy the relation's changed partitions (or the whole relation) into the serving file."""
+def _copy_changes(con: duckdb.DuckDBPyConnection, relation: _Relation, before: _Relation) -> _Change:
+    """Copy the relation's changed partitions (or the whole relation) into the serving file: its columns
+    are those of the previous publication."""
     source = _in_warehouse(relation.name)
-    if before is not None and before.columns == relation.columns:
-        if before.partitions == relation.partitions:
-            return _Change(False, set(), set())
-        if relation.date_column is not None:
-            changed = {key for key, value in relation.partitions.items() if before.partitions.get(key) != value}
-            gone = before.partitions.keys() - relation.partitions.keys()
-            if len(changed) + len(gone) <= MAX_CHANGED_SHARE * max(len(relation.partitions), 1):
-                days = f"{_day(relation.date_column)} IN (SELECT unnest(?))"
-                con.execute(f"DELETE FROM {_quoted(relation.name)} WHERE {days}", [sorted(changed | gone)])
-                con.execute(
-                    f"INSERT INTO {_quoted(relation.name)} SELECT * FROM {source} WHERE {days}", [sorted(changed)]
-                )
-                months = {relation.months[key] for key in changed} | {before.months[key] for key in gone}
-                return _Change(False, changed, months)
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_identifier(relation.name.split('.')[0])}")
-    con.execute(f"CREATE OR REPLACE TABLE {_quoted(relation.name)} AS SELECT * FROM {source}")
+    if before.partitions == relation.partitions:
+        return _Change(False, set(), set())
+    if relation.date_column is not None:
+        changed = {key for key, value in relation.partitions.items() if before.partitions.get(key) != value}
+        gone = before.partitions.keys() - relation.partitions.keys()
+        if len(changed) + len(gone) <= MAX_CHANGED_SHARE * max(len(relation.partitions), 1):
+            days = f"{_day(relation.date_column)} IN (SELECT unnest(?))"
+            con.execute(f"DELETE FROM {_quoted(relation.name)} WHERE {days}", [sorted(changed | gone)])
+            con.execute(f"INSERT INTO {_quoted(relation.name)} SELECT * FROM {source} WHERE {days}", [sorted(changed)])
+            months = {relation.months[key] for key in changed} | {before.months[key] for key in gone}
+            return _Change(False, changed, months)
+    _copy_whole(con, relation.name)
     return _Change(True, set(relation.partitions), set(relation.months.values()))
+
+
+def _copy_whole(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_identifier(name.split('.')[0])}")
+    con.execute(f"CREATE OR REPLACE TABLE {_quoted(name)} AS SELECT * FROM {_in_warehouse(name)}")
 
 
 def _write_parquet(
