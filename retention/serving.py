@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import time
@@ -233,11 +234,15 @@ def _published_relations(con: duckdb.DuckDBPyConnection) -> dict[str, _Published
 def _fingerprint(con: duckdb.DuckDBPyConnection, spec: _Published, source: str) -> _Relation:
     """Rows and a fingerprint per partition of the relation as read from `source`, also added to the
     temporary table `fingerprints`."""
-    date_column = spec.date_column
-    partition, month = (_day(date_column), _month(date_column)) if date_column else (f"'{WHOLE_TABLE}'",) * 2
+    # Grouped by the date first and formatted after: formatting every row's date costs more than the hashing.
+    day = f"CAST({_identifier(spec.date_column)} AS DATE)" if spec.date_column else "NULL"
+    partition, month = (
+        (_day("partition_day"), _month("partition_day")) if spec.date_column else (f"'{WHOLE_TABLE}'",) * 2
+    )
     con.execute(
-        f"INSERT INTO fingerprints SELECT ?, ?, {partition}, any_value({month}), count(*), sum({spec.row_hash})"
-        f" FROM {source} GROUP BY 3",
+        f"INSERT INTO fingerprints SELECT ?, ?, {partition}, {month}, rows, fingerprint FROM"
+        f" (SELECT {day} AS partition_day, count(*) AS rows, sum({spec.row_hash}) AS fingerprint"
+        f" FROM {source} GROUP BY 1)",
         [spec.name, spec.columns],
     )
     partitions = con.execute(
@@ -248,7 +253,7 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, spec: _Published, source: str) 
         spec.columns,
         {key: (count, int(fingerprint)) for key, _, count, fingerprint in partitions},
         {key: month for key, month, _, _ in partitions},
-        date_column,
+        spec.date_column,
     )
 
 
@@ -286,9 +291,10 @@ def _copy_changes(con: duckdb.DuckDBPyConnection, relation: _Relation, before: _
         changed = {key for key, value in relation.partitions.items() if before.partitions.get(key) != value}
         gone = before.partitions.keys() - relation.partitions.keys()
         if len(changed) + len(gone) <= MAX_CHANGED_SHARE * max(len(relation.partitions), 1):
-            days = f"{_day(relation.date_column)} IN (SELECT unnest(?))"
-            con.execute(f"DELETE FROM {_quoted(relation.name)} WHERE {days}", [sorted(changed | gone)])
-            con.execute(f"INSERT INTO {_quoted(relation.name)} SELECT * FROM {source} WHERE {days}", [sorted(changed)])
+            con.execute(f"DELETE FROM {_quoted(relation.name)} WHERE {_on_days(relation.date_column, changed | gone)}")
+            if changed:
+                days = _on_days(relation.date_column, changed)
+                con.execute(f"INSERT INTO {_quoted(relation.name)} SELECT * FROM {source} WHERE {days}")
             months = {relation.months[key] for key in changed} | {before.months[key] for key in gone}
             return _Change(False, changed, months)
     _copy_whole(con, relation.name)
@@ -328,22 +334,20 @@ def _write_parquet(
             for month in months - change.months
             if (previous_dir / relation.name / f"{MONTH_COLUMN}={month}").is_dir()
         }
-    month = _month(relation.date_column)
+    month = _month(f"CAST({_identifier(relation.date_column)} AS DATE)")
     if months - reusable:
         con.execute(
-            f"COPY (SELECT *, {month} AS {MONTH_COLUMN} FROM {_quoted(relation.name)} WHERE {month} IN"
-            f" (SELECT unnest(?))) TO {_literal(folder)} (FORMAT parquet, PARTITION_BY ({MONTH_COLUMN}),"
-            " FILENAME_PATTERN 'data')",
-            [sorted(months - reusable)],
+            f"COPY (SELECT *, {month} AS {MONTH_COLUMN} FROM {_quoted(relation.name)} WHERE"
+            f" {_in_months(relation.date_column, months - reusable)}) TO {_literal(folder)}"
+            f" (FORMAT parquet, PARTITION_BY ({MONTH_COLUMN}), FILENAME_PATTERN 'data')"
         )
     for kept in sorted(reusable):
         target = folder / f"{MONTH_COLUMN}={kept}"
         target.mkdir(parents=True)
         if not _linked(sorted((previous_dir / relation.name / target.name).iterdir()), target):
             con.execute(
-                f"COPY (SELECT * FROM {_quoted(relation.name)} WHERE {month} = ?) TO"
-                f" {_literal(target / 'data0.parquet')} (FORMAT parquet)",
-                [kept],
+                f"COPY (SELECT * FROM {_quoted(relation.name)} WHERE {_in_months(relation.date_column, {kept})})"
+                f" TO {_literal(target / 'data0.parquet')} (FORMAT parquet)"
             )
 
 
@@ -376,12 +380,40 @@ def _record(con: duckdb.DuckDBPyConnection, relations, version: str, warehouse: 
     )
 
 
-def _day(date_column: str) -> str:
-    return f"coalesce(strftime({_identifier(date_column)}, '%Y-%m-%d'), '{NO_DATE}')"
+def _day(date: str) -> str:
+    """A partition's key: the day of a DATE expression, as text."""
+    return f"coalesce(strftime({date}, '%Y-%m-%d'), '{NO_DATE}')"
 
 
-def _month(date_column: str) -> str:
-    return f"coalesce(strftime({_identifier(date_column)}, '%Y-%m'), '{NO_DATE}')"
+def _month(date: str) -> str:
+    return f"coalesce(strftime({date}, '%Y-%m'), '{NO_DATE}')"
+
+
+def _on_days(date_column: str, days: set[str]) -> str:
+    """Rows on these partition days. Plain days become DATE literals, which DuckDB pushes into the scan
+    (through a view too); any other key (a year past 9999, infinity) is matched by formatting each row."""
+    date = f"CAST({_identifier(date_column)} AS DATE)"
+    plain = sorted(day for day in days if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day))
+    other = sorted(days - set(plain) - {NO_DATE})
+    terms = [f"{date} IN ({', '.join(f'DATE {_text(day)}' for day in plain)})"] if plain else []
+    terms += [f"{_identifier(date_column)} IS NULL"] if NO_DATE in days else []
+    terms += [f"{_day(date)} IN ({', '.join(_text(day) for day in other)})"] if other else []
+    return " OR ".join(terms) or "false"
+
+
+def _in_months(date_column: str, months: set[str]) -> str:
+    """Rows in these Parquet months, as _on_days: plain months as date ranges."""
+    date = f"CAST({_identifier(date_column)} AS DATE)"
+    plain = sorted(month for month in months if re.fullmatch(r"\d{4}-\d{2}", month))
+    other = sorted(months - set(plain) - {NO_DATE})
+    terms = [f"({date} >= DATE '{month}-01' AND {date} < DATE '{month}-01' + INTERVAL 1 MONTH)" for month in plain]
+    terms += [f"{_identifier(date_column)} IS NULL"] if NO_DATE in months else []
+    terms += [f"{_month(date)} IN ({', '.join(_text(month) for month in other)})"] if other else []
+    return " OR ".join(terms) or "false"
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _point_current(parquet_root: Path, version: str) -> None:

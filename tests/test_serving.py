@@ -343,3 +343,23 @@ def test_a_serving_file_mostly_free_blocks_is_published_again_from_scratch(setti
     third = publish(settings, version="v3")
     assert (third.partitions_copied, third.partitions_kept) == (14, 0)
     assert third.bytes < second.bytes
+
+
+def test_days_outside_the_plain_calendar_are_published_and_replaced_like_any_other(settings, tmp_path):
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE marts.fct_orders AS SELECT * FROM (VALUES ('O1', DATE '1999-12-31'), ('O2', 'infinity'::DATE),"
+        " ('O3', DATE '10000-01-05'), ('O4', DATE '2025-09-01'), ('O5', DATE '2025-09-02'), ('O6', DATE '2025-09-03'),"
+        " ('O7', DATE '2025-09-04')) t(order_id, order_date)"
+    )
+    con.close()
+    publish(settings, version="v1")
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("UPDATE marts.fct_orders SET order_id = order_id || 'b' WHERE order_id IN ('O2', 'O3')")
+    con.close()
+    second = publish(settings, version="v2")
+    assert (second.partitions_copied, second.partitions_kept) == (2, 5)  # the infinity and year-10000 days
+    current = settings.serving_parquet_dir / "current"
+    assert duckdb.sql(f"SELECT count(*) FROM '{current}/marts.fct_orders/*/*.parquet'").fetchone() == (7,)
+    assert_same_publication(second, publish(full_publication_of(settings, tmp_path), version="v2"))
