@@ -69,6 +69,9 @@ def pipeline_env(work: Path, landing: Path, truth: Path) -> dict[str, str]:
         RETENTION_WAREHOUSE=str(work / "warehouse.duckdb"),
         RETENTION_EXPORT_DIR=str(work / "exports"),
         RETENTION_DUCKDB_TEMP_DIRECTORY=str(work / "duckdb_tmp"),
+        # The BI copy too: the full build publishes it from scratch, the daily run from the full build's.
+        RETENTION_SERVING_FILE=str(work / "serving" / "serving.duckdb"),
+        RETENTION_SERVING_PARQUET_DIR=str(work / "serving" / "parquet"),
         DAGSTER_HOME=str(work / "dagster_home"),
         # dbt and dagster of this interpreter's environment, whether or not it is activated.
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
