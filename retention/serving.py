@@ -94,6 +94,10 @@ class _Change:
     partitions: set[str]  # the partitions copied again
     months: set[str]  # the Parquet months to write again (changed or emptied days)
 
+    @classmethod
+    def whole(cls, relation: _Relation) -> _Change:
+        return cls(True, set(relation.partitions), set(relation.months.values()))
+
 
 def publish(settings: Settings, version: str | None = None) -> Publication:
     """Bring a copy of the previous serving file up to date with the published schemas of the
@@ -154,7 +158,7 @@ def _update(
             else:  # new, or new columns: copied whole, then fingerprinted (the copy is cheaper to read than a view)
                 _copy_whole(con, spec.name)
                 relation = _fingerprint(con, spec, _quoted(spec.name))
-                change = _Change(True, set(relation.partitions), set(relation.months.values()))
+                change = _Change.whole(relation)
             current[spec.name] = relation
             copied += len(change.partitions)
             kept += len(relation.partitions) - len(change.partitions)
@@ -298,7 +302,7 @@ def _copy_changes(con: duckdb.DuckDBPyConnection, relation: _Relation, before: _
             months = {relation.months[key] for key in changed} | {before.months[key] for key in gone}
             return _Change(False, changed, months)
     _copy_whole(con, relation.name)
-    return _Change(True, set(relation.partitions), set(relation.months.values()))
+    return _Change.whole(relation)
 
 
 def _copy_whole(con: duckdb.DuckDBPyConnection, name: str) -> None:
