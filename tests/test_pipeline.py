@@ -101,7 +101,18 @@ def test_two_days_run_through_dagster_and_dbt(settings, landing, dbt_manifest):
 
     # The UI shows counts and a preview, never personal data.
     members = instance.get_latest_materialization_event(dg.AssetKey(["raw", "members"])).asset_materialization
-    assert members.metadata["rows_loaded"].value == 3
+    # Each day's partition has its own counts (M2 again on the second day), and the last one the run's.
+    assert (members.partition, members.metadata["rows_loaded"].value) == (D2.isoformat(), 1)
+    assert members.metadata["run_rows_loaded"].value == 3
+    first_day = (
+        instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(["raw", "members"]), asset_partitions=[D1.isoformat()]), limit=1
+        )
+        .records[0]
+        .asset_materialization
+    )
+    assert (first_day.metadata["files_read"].value, first_day.metadata["rows_loaded"].value) == (1, 2)
+    assert "run_rows_loaded" not in first_day.metadata and "files_found" not in first_day.metadata
     tickets = instance.get_latest_materialization_event(dg.AssetKey(["raw", "tickets"])).asset_materialization
     shown = " ".join(str(v.value) for m in (members, tickets) for v in m.metadata.values())
     assert "M1" in shown and "13800000000" not in shown and "测试M1" not in shown and "13912345678" not in shown

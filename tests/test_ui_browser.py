@@ -163,9 +163,11 @@ def test_the_raw_orders_page_shows_the_days_loaded_and_where_it_belongs(pages):
     assert re.search(r"Assets\s+raw\s+(raw\s+)?orders\s", text), text[:500]
     for expected in ("ingestion", "daily_refresh", "landing_files_sensor", "At 02:00 AM GMT+8"):
         assert expected in text, expected
-    # The run's range, and 20 files read: every day delivers a POS file and an online-orders file.
-    assert metadata_value(text, "days", "files_read") == "2025-03-01..2025-03-10"
-    assert metadata_value(text, "files_read", "rows_read") == "20"
+    # The latest partition (the run's last day) shows the run's range, its own 2 files and the run's 20:
+    # every day delivers a POS file and an online-orders file.
+    assert metadata_value(text, "run_days", "files_read") == "2025-03-01..2025-03-10"
+    assert metadata_value(text, "files_read", "rows_read") == "2"
+    assert metadata_value(text, "run_files_read", "run_rows_read") == "20"
 
 
 def metadata_value(text: str, key: str, next_key: str) -> str:

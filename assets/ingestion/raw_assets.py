@@ -13,7 +13,7 @@ import dagster as dg
 from assets.owners import owners
 from quality.raw_checks import evaluate_raw_checks, raw_check_specs
 from retention.landing.contract import SOURCES, Source
-from retention.landing.loader import LoadReport, load_range, raw_table
+from retention.landing.loader import DayCounts, LoadReport, load_range, raw_table
 from retention.landing.rules import quote_ident
 from retention.landing.safe_text import printable
 from retention.resources import WAREHOUSE_POOL, RetentionResource
@@ -86,8 +86,17 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
                 f"{source.name} {start}..{end}: {report.corrected_keys} key(s) delivered again on another landing "
                 "day with different values; which version stands: docs/landing_contract.md (corrections)"
             )
-        metadata = {**load_metadata(report), "preview": dg.MetadataValue.md(preview)}
-        return dg.MaterializeResult(metadata=metadata, check_results=checks)
+        # Each day's partition gets its own counts; the run's summary (listings, reasons, preview) goes on
+        # its last day only: Dagster stores one event per partition, and copying the summary into every one
+        # of a 600-day load's events cost more than reading its files.
+        days = context.partition_keys
+        for day in days[:-1]:
+            context.add_asset_metadata(day_metadata(report, date.fromisoformat(day)), partition_key=day)
+        summary = {**load_metadata(report), "preview": dg.MetadataValue.md(preview)}
+        context.add_asset_metadata(
+            {**day_metadata(report, date.fromisoformat(days[-1])), **summary}, partition_key=days[-1]
+        )
+        return dg.MaterializeResult(check_results=checks)
 
     return _raw_asset
 
@@ -125,18 +134,31 @@ def preview_rows(con, source: Source, start: date, end: date, limit: int = 5) ->
     return "\n".join(lines)
 
 
+def day_metadata(report: LoadReport, day: date) -> dict:
+    """One landing day's counts (its partition's metadata), and the days the run loaded with it."""
+    counts = report.by_day.get(day, DayCounts())
+    return {
+        "run_days": f"{report.start}..{report.end}",
+        "files_read": counts.files,
+        "rows_read": counts.rows_read,
+        "rows_loaded": counts.rows_loaded,
+        "rows_quarantined": counts.rows_quarantined,
+        "dagster/row_count": counts.rows_loaded,
+    }
+
+
 def load_metadata(report: LoadReport) -> dict:
-    """What the UI shows for a load: counts and reasons, never row values (they may hold PII)."""
+    """What the UI shows for a load (on its last day): counts and reasons over all its days, never row
+    values (they may hold PII)."""
     reasons = sorted(report.reasons.items(), key=lambda kv: -kv[1])
     table = "| reason | rows |\n| --- | --- |\n" + "\n".join(f"| `{code}` | {n} |" for code, n in reasons)
     return {
-        "days": f"{report.start}..{report.end}",
-        "files_read": report.files,
-        "rows_read": report.rows_read,
-        "rows_loaded": report.rows_loaded,
-        "rows_quarantined": report.rows_quarantined,
+        "run_days": f"{report.start}..{report.end}",
+        "run_files_read": report.files,
+        "run_rows_read": report.rows_read,
+        "run_rows_loaded": report.rows_loaded,
+        "run_rows_quarantined": report.rows_quarantined,
         "corrected_keys": report.corrected_keys,
-        "dagster/row_count": report.rows_loaded,
         "quarantine_by_reason": dg.MetadataValue.md(table if reasons else "no rows quarantined"),
         "encodings": dg.MetadataValue.json(dict(report.encodings)),
         "empty_files": dg.MetadataValue.json([printable(f) for f in report.empty_files[:50]]),

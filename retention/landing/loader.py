@@ -89,6 +89,19 @@ class LoadReport:
     # Business keys of these days that another landing day delivered with different values (a correction;
     # which version stands is the documented rule of docs/landing_contract.md, decided in staging).
     corrected_keys: int = 0
+    # Per landing day with files: files read, rows read, rows loaded (for each day's partition metadata).
+    by_day: dict[date, DayCounts] = field(default_factory=dict)
+
+
+@dataclass
+class DayCounts:
+    files: int = 0
+    rows_read: int = 0
+    rows_loaded: int = 0
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.rows_read - self.rows_loaded
 
 
 def raw_table(source: Source) -> str:
@@ -337,6 +350,10 @@ def store_batch(
         report.rows_read += read
         report.rows_loaded += loaded
         report.rows_quarantined += read - loaded
+        day = report.by_day.setdefault(r.file.landing_date, DayCounts())
+        day.files += 1
+        day.rows_read += read
+        day.rows_loaded += loaded
         report.encodings[r.encoding] += 1
         if r.extra_columns:
             report.extra_columns[r.file.relative_path] = r.extra_columns
