@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -169,11 +170,8 @@ def load_range(
     committed: tuple[date, date] | None = None
     for first, last, batch in day_batches(files, start, end, settings.load_batch_rows):
         results = []
-        for file in batch:
-            try:
-                results.append(read_landed_file(file, source))
-            except LandingFileError as exc:
-                errors.append(exc)
+        for outcome in read_files(batch, source, settings.duckdb_thread_count):
+            (errors if isinstance(outcome, LandingFileError) else results).append(outcome)
         if errors:  # after the first unreadable file, keep reading only to report all of them
             continue
         con.execute("BEGIN TRANSACTION")
@@ -193,6 +191,29 @@ def load_range(
         raise LandingError(source.name, errors, committed, end)
     report.corrected_keys = count_corrected_keys(con, source, start, end)
     return report
+
+
+# Files read at once: reading a small file is mostly Python and Polars set-up (about 10 ms), and more
+# threads than this gained nothing measurable on 2 cores.
+MAX_READ_THREADS = 4
+
+
+def read_files(files: list[LandedFile], source: Source, threads: int) -> list[ReadResult | LandingFileError]:
+    """Each file read (in its order), or the error saying why it cannot be; read on up to `threads` threads
+    (Polars and the decoders release the GIL for part of the work: about a quarter less wall time on a
+    demo day's small files). Memory stays that of one batch: the batch is read whole either way."""
+
+    def read(file: LandedFile) -> ReadResult | LandingFileError:
+        try:
+            return read_landed_file(file, source)
+        except LandingFileError as exc:
+            return exc
+
+    workers = min(threads, MAX_READ_THREADS, len(files))
+    if workers <= 1:
+        return [read(file) for file in files]
+    with ThreadPoolExecutor(workers, thread_name_prefix=f"read_{source.name}") as pool:
+        return list(pool.map(read, files))
 
 
 def _delete_days(con: duckdb.DuckDBPyConnection, source: Source, first: date, last: date) -> None:
