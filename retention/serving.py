@@ -72,6 +72,8 @@ class Publication:
     bytes: int
     partitions_copied: int  # partitions (a day of a partitioned table, or a whole table) copied again
     partitions_kept: int  # partitions unchanged since the previous publication, not copied
+    # What this publication started from: "version <previous version>", or why it started from scratch.
+    started_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def publish(settings: Settings, version: str | None = None) -> Publication:
     try:
         if target.exists():
             shutil.copyfile(target, staging_file)
-        tables, copied, kept = _update(settings, staging_file, parquet_root, parquet_version, version)
+        tables, copied, kept, started_from = _update(settings, staging_file, parquet_root, parquet_version, version)
         _make_read_only(parquet_version)
         os.replace(staging_file, target)
         _point_current(parquet_root, version)
@@ -131,13 +133,14 @@ def publish(settings: Settings, version: str | None = None) -> Publication:
         target.stat().st_size,
         copied,
         kept,
+        started_from,
     )
 
 
 def _update(
     settings: Settings, staging_file: Path, parquet_root: Path, parquet_dir: Path, version: str
-) -> tuple[dict[str, int], int, int]:
-    con, previous, previous_version = _open_previous(settings, staging_file)
+) -> tuple[dict[str, int], int, int, str]:
+    con, previous, previous_version, started_from = _open_previous(settings, staging_file)
     try:
         con.execute("SET enable_progress_bar = false")
         previous_parquet = parquet_root / previous_version if previous_version else None
@@ -168,15 +171,17 @@ def _update(
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    return {name: relation.rows for name, relation in sorted(current.items())}, copied, kept
+    return {name: relation.rows for name, relation in sorted(current.items())}, copied, kept, started_from
 
 
 def _open_previous(
     settings: Settings, staging_file: Path
-) -> tuple[duckdb.DuckDBPyConnection, dict[str, _Relation], str | None]:
-    """The copy of the previous publication and what it holds, or a new empty file (so everything is
-    copied) when there is none, it cannot be read (another DuckDB version, damaged, no fingerprints) or
-    too much of it is free blocks."""
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, _Relation], str | None, str]:
+    """The copy of the previous publication, what it holds, its version and "version <it>"; or a new
+    empty file (so everything is copied) and why: there is none, it cannot be read (another DuckDB
+    version, damaged), it has no fingerprints, or too much of it is free blocks."""
+    if not staging_file.exists():
+        return _empty(settings, staging_file, "scratch: no previous serving file")
     con = None
     try:
         con = duckdb.connect(str(staging_file), config=settings.duckdb_config())
@@ -184,25 +189,47 @@ def _open_previous(
             "SELECT free_blocks, total_blocks, block_size FROM pragma_database_size()"
         ).fetchone()
         if free > MAX_FREE_SHARE * total and free * block >= MIN_FREE_BYTES:
-            raise LookupError("mostly free blocks")
-        return con, *_previous_publication(con)
-    except (duckdb.Error, LookupError, TypeError):
+            con.close()
+            return _empty(settings, staging_file, f"scratch: {free / total:.0%} of the previous file is free blocks")
+        relations, version = _previous_publication(con)
+        return con, relations, version, f"version {version}"
+    except (duckdb.Error, _NoFingerprints) as exc:
         if con is not None:
             con.close()
-        staging_file.unlink(missing_ok=True)
-        return duckdb.connect(str(staging_file), config=settings.duckdb_config()), {}, None
+        # A DuckDB error is named by its class only: its message may quote the file's contents.
+        reason = (
+            str(exc) if isinstance(exc, _NoFingerprints) else f"the previous file cannot be read ({type(exc).__name__})"
+        )
+        return _empty(settings, staging_file, f"scratch: {reason}")
+
+
+class _NoFingerprints(LookupError):
+    """The previous serving file has no record of what it publishes (not one this code wrote)."""
+
+
+def _empty(settings: Settings, staging_file: Path, reason: str):
+    staging_file.unlink(missing_ok=True)
+    return duckdb.connect(str(staging_file), config=settings.duckdb_config()), {}, None, reason
 
 
 def _previous_publication(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, _Relation], str]:
-    """What the copied file holds, from its fingerprints (a duckdb.Error if it has none)."""
+    """What the copied file holds, from its fingerprints (_NoFingerprints if it has none)."""
+    tables = {
+        name for (name,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()
+    }
+    missing = sorted({PARTITIONS_TABLE, PUBLICATION_TABLE} - tables)
+    if missing:
+        raise _NoFingerprints(f"the previous file has no {' or '.join(missing)}")
     relations: dict[str, _Relation] = {}
     rows = con.execute(f"SELECT relation, columns, partition, month, rows, fingerprint FROM {PARTITIONS_TABLE}")
     for name, columns, partition, month, count, fingerprint in rows.fetchall():
         relation = relations.setdefault(name, _Relation(name, columns, {}, {}))
         relation.partitions[partition] = (count, int(fingerprint))
         relation.months[partition] = month
-    (version,) = con.execute(f"SELECT version FROM {PUBLICATION_TABLE}").fetchone()
-    return relations, version
+    row = con.execute(f"SELECT version FROM {PUBLICATION_TABLE}").fetchone()
+    if row is None:
+        raise _NoFingerprints(f"the previous file's {PUBLICATION_TABLE} is empty")
+    return relations, row[0]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import time
@@ -66,6 +67,7 @@ def test_publishes_the_analytic_schemas_only_and_swaps_versions(settings):
     warehouse_with_personal_data(settings.warehouse, members=4)
     first = publish(settings, version="v1")
     assert first.tables == {"marts.dim_members": 4, "marts.fct_member_events": 5, "outreach.touches": 1}
+    assert first.started_from == "scratch: no previous serving file"
 
     con = duckdb.connect(str(settings.serving_file), read_only=True)
     schemas = {row[0] for row in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
@@ -321,6 +323,7 @@ def test_a_serving_file_without_fingerprints_is_published_again_from_scratch(set
     old.close()
     publication = publish(settings, version="v1")
     assert (publication.partitions_copied, publication.partitions_kept) == (14, 0)
+    assert publication.started_from == "scratch: the previous file has no main.publication_partitions"
     con = duckdb.connect(str(settings.serving_file), read_only=True)
     assert con.execute("SELECT member_key FROM marts.dim_members ORDER BY 1").fetchall() == [("K1",), ("K2",), ("K3",)]
     assert con.execute("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'raw'").fetchone() == (0,)
@@ -343,6 +346,20 @@ def test_a_serving_file_mostly_free_blocks_is_published_again_from_scratch(setti
     third = publish(settings, version="v3")
     assert (third.partitions_copied, third.partitions_kept) == (14, 0)
     assert third.bytes < second.bytes
+    assert second.started_from == "version v1"
+    assert re.fullmatch(r"scratch: \d+% of the previous file is free blocks", third.started_from), third.started_from
+
+
+def test_an_unreadable_serving_file_is_published_again_from_scratch_saying_so(settings):
+    warehouse_with_event_days(settings.warehouse)
+    settings.serving_file.parent.mkdir(parents=True)
+    settings.serving_file.write_bytes(f"not a DuckDB file {MOBILE}\n".encode() * 1000)
+    publication = publish(settings, version="v1")
+    assert (publication.partitions_copied, publication.partitions_kept) == (14, 0)
+    # Named by the error's class: DuckDB's message may quote the file, and this one holds a phone number.
+    assert re.fullmatch(r"scratch: the previous file cannot be read \(\w+\)", publication.started_from)
+    assert MOBILE.encode() not in settings.serving_file.read_bytes()
+    assert publish(settings, version="v2").started_from == "version v1"
 
 
 def test_days_outside_the_plain_calendar_are_published_and_replaced_like_any_other(settings, tmp_path):

@@ -30,7 +30,7 @@ def build_bi_snapshot(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         context.log.info(
             f"published {len(publication.tables)} tables ({publication.bytes / 1e6:,.1f} MB) as version"
             f" {publication.version} in {publication.seconds:.1f} s: {publication.partitions_copied:,} partitions"
-            f" copied, {publication.partitions_kept:,} unchanged"
+            f" copied, {publication.partitions_kept:,} unchanged; started from {publication.started_from}"
         )
         rows = sorted(publication.tables.items())[:PREVIEW_TABLES]
         table = "\n".join(["| table | rows |", "|---|---:|", *(f"| {name} | {count:,} |" for name, count in rows)])
@@ -44,6 +44,7 @@ def build_bi_snapshot(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 "seconds": publication.seconds,
                 "partitions_copied": publication.partitions_copied,
                 "partitions_unchanged": publication.partitions_kept,
+                "started_from": publication.started_from,
             }
         )
 
