@@ -214,21 +214,25 @@ def _empty(settings: Settings, staging_file: Path, reason: str):
 
 def _previous_publication(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, _Relation], str]:
     """What the copied file holds, from its fingerprints (_NoFingerprints if it has none)."""
-    tables = {
-        name for (name,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()
-    }
+    listed = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND NOT temporary"
+    ).fetchall()
+    tables = {name for (name,) in listed}
     missing = sorted({PARTITIONS_TABLE, PUBLICATION_TABLE} - tables)
     if missing:
         raise _NoFingerprints(f"the previous file has no {' or '.join(missing)}")
     relations: dict[str, _Relation] = {}
     rows = con.execute(f"SELECT relation, columns, partition, month, rows, fingerprint FROM {PARTITIONS_TABLE}")
     for name, columns, partition, month, count, fingerprint in rows.fetchall():
+        if fingerprint is None:
+            raise _NoFingerprints(f"the previous file's {PARTITIONS_TABLE} has a partition without a fingerprint")
         relation = relations.setdefault(name, _Relation(name, columns, {}, {}))
         relation.partitions[partition] = (count, int(fingerprint))
         relation.months[partition] = month
     row = con.execute(f"SELECT version FROM {PUBLICATION_TABLE}").fetchone()
-    if row is None:
-        raise _NoFingerprints(f"the previous file's {PUBLICATION_TABLE} is empty")
+    if row is None or row[0] is None:
+        raise _NoFingerprints(f"the previous file's {PUBLICATION_TABLE} names no version")
     return relations, row[0]
 
 
