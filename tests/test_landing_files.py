@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from retention.landing.contract import ORDERS, TICKETS
+from retention.landing.contract import MEMBERS, ORDERS, TICKETS
 from retention.landing.files import LandingFileError, date_in_path, discover, latest_landing_date, read_landed_file
+from retention.landing.loader import read_files
 from retention.settings import Settings
+from tests.conftest import members_csv
 
 POS_HEADER = "订单号,会员号,下单时间,渠道,门店名称,订单金额,订单状态\n"
 
@@ -194,3 +196,21 @@ def test_future_tolerance_is_read_from_the_environment(settings, landing):
 def test_empty_and_header_only_files_are_zero_rows(settings, landing, content):
     landing.write("orders/2025-03-01/pos.csv", content)
     assert _one(settings, ORDERS).frame.height == 0
+
+
+def test_files_read_on_several_threads_keep_their_order_and_name_their_errors(settings, landing):
+    day = date(2025, 3, 1)
+    for name, ids in (("a", ["M1", "M2"]), ("c", ["M3"]), ("e", []), ("f", ["M4", "M5", "M6"])):
+        landing.write(f"members/2025-03-01/{name}.csv", members_csv(*ids))
+    (settings.landing_dir / "members/2025-03-01/b.csv").write_bytes(b"\xff\xfe\xfa member_id")
+    landing.write("members/2025-03-01/d.csv", "registered_at\n2024-01-02 10:00:00\n")
+    files = discover(settings.landing_dir, MEMBERS, day, day, settings=settings)
+    outcomes = read_files(files, MEMBERS, threads=4)
+    # One outcome per file, in the files' order, whichever thread finished first.
+    assert [o.file if isinstance(o, LandingFileError) else o.file.relative_path for o in outcomes] == [
+        f"members/2025-03-01/{name}.csv" for name in "abcdef"
+    ]
+    assert [o.frame.height for o in outcomes if not isinstance(o, LandingFileError)] == [2, 1, 0, 3]
+    errors = [o for o in outcomes if isinstance(o, LandingFileError)]
+    assert [e.file for e in errors] == ["members/2025-03-01/b.csv", "members/2025-03-01/d.csv"]
+    assert "neither UTF-8" in errors[0].problem and "missing required column(s) member_id" in errors[1].problem

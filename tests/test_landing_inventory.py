@@ -106,7 +106,13 @@ def test_a_dagster_load_shows_the_inventory_and_escapes_names_in_metadata_and_lo
 
     assert result.success
     first_day, last_day = result.asset_materializations_for_node(asset.op.name)
-    assert "files_found" not in first_day.metadata  # the run's summary is on its last day only
+    # Each day its own counts (03-01: crm.csv with M1 and M2, the two odd names, the linked file; 03-02:
+    # M5 through the linked folder); the run's summary is on its last day only.
+    counts = ("files_read", "rows_read", "rows_loaded", "rows_quarantined")
+    assert (first_day.partition, *(first_day.metadata[k].value for k in counts)) == ("2025-03-01", 4, 5, 5, 0)
+    assert (last_day.partition, *(last_day.metadata[k].value for k in counts)) == ("2025-03-02", 1, 1, 1, 0)
+    assert "files_found" not in first_day.metadata and "run_rows_loaded" not in first_day.metadata
+    assert (last_day.metadata["run_files_read"].value, last_day.metadata["run_rows_loaded"].value) == (5, 6)
     metadata = last_day.metadata
     assert metadata["files_by_status"].value == {"ignored:hidden": 3, "loaded": 5, "out_of_range": 1}
     # Refused and ignored first, then loaded, then out of range; by path within each ("\n" sorts before ".").
@@ -319,3 +325,20 @@ def test_the_preview_in_metadata_escapes_control_characters(settings, landing, w
 
     assert "\x1b" not in preview and "\u202e" not in preview
     assert "| \\x1b[2J店\\u202e\\|x |" in preview
+
+
+def test_a_day_without_files_in_a_loaded_range_shows_zero_counts(settings, landing):
+    landing.write("members/2025-03-01/crm.csv", members_csv("M1", "M2"))
+    landing.write("members/2025-03-03/crm.csv", members_csv("M3", day="2025-03-03"))
+    asset = build_raw_asset(MEMBERS, daily_partitions(settings))
+    result = dg.materialize(
+        [asset],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"retention": RetentionResource.from_settings(settings)},
+        tags={RANGE_START_TAG: "2025-03-01", RANGE_END_TAG: "2025-03-03"},
+    )
+    events = result.asset_materializations_for_node(asset.op.name)
+    shown = [(e.partition, e.metadata["files_read"].value, e.metadata["dagster/row_count"].value) for e in events]
+    assert shown == [("2025-03-01", 1, 2), ("2025-03-02", 0, 0), ("2025-03-03", 1, 1)]
+    assert {e.metadata["run_days"].value for e in events} == {"2025-03-01..2025-03-03"}
+    assert events[-1].metadata["run_rows_loaded"].value == 3

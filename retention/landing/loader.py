@@ -194,7 +194,8 @@ def load_range(
 
 
 # Files read at once: reading a small file is mostly Python and Polars set-up (about 10 ms), and more
-# threads than this gained nothing measurable on 2 cores.
+# threads than this gained nothing measurable on 2 cores. Below it, the DuckDB thread setting
+# (RETENTION_DUCKDB_THREADS) bounds the reading threads too: one setting says how many cores a run uses.
 MAX_READ_THREADS = 4
 
 
