@@ -162,3 +162,24 @@ def test_a_table_built_before_the_fingerprint_is_rebuilt_in_full_once(three_days
     assert [row[:2] for row in upgraded] == [("O1", D1), ("O1", D2), ("O2", D1), ("O3", D3)]
     assert run_pipeline(settings, D3, D3, full_refresh=True).success
     assert warehouse_rows(settings, STATES) == upgraded
+
+
+def test_a_daily_build_recomputes_only_the_orders_whose_versions_changed(three_days, landing):
+    # The incremental path must be the one taken: a marker written into O2's stored state (a store name no
+    # delivery holds) survives a day that changes only O3, and only a full rebuild replaces it.
+    settings = three_days
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("UPDATE intermediate.int_order_states SET store_name = 'kept, not recomputed' WHERE order_id = 'O2'")
+    con.close()
+    landing.write("orders/2025-03-04/pos.csv", orders("O3,M1,2025-03-03 09:00:00,online,100,0,refunded,100,"))
+    assert run_pipeline(settings, D4, D4).success
+    names = "SELECT order_id, known_from, status, store_name FROM intermediate.int_order_states ORDER BY 1, 2"
+    assert warehouse_rows(settings, names) == [
+        ("O1", D1, "paid", None),
+        ("O1", D2, "refunded", None),
+        ("O2", D1, "paid", "kept, not recomputed"),
+        ("O3", D3, "paid", None),
+        ("O3", D4, "refunded", None),  # the changed order, recomputed with its new version
+    ]
+    assert run_pipeline(settings, D4, D4, full_refresh=True).success
+    assert ("O2", D1, "paid", None) in warehouse_rows(settings, names)
