@@ -73,7 +73,7 @@ class Publication:
     partitions_copied: int  # partitions (a day of a partitioned table, or a whole table) copied again
     partitions_kept: int  # partitions unchanged since the previous publication, not copied
     # What this publication started from: "version <previous version>", or why it started from scratch.
-    started_from: str = ""
+    started_from: str
 
 
 @dataclass(frozen=True)
@@ -430,9 +430,9 @@ def _on_days(date_column: str, days: set[str]) -> str:
     date = f"CAST({_identifier(date_column)} AS DATE)"
     plain = sorted(day for day in days if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day))
     other = sorted(days - set(plain) - {NO_DATE})
-    terms = [f"{date} IN ({', '.join(f'DATE {_text(day)}' for day in plain)})"] if plain else []
+    terms = [f"{date} IN ({', '.join(f'DATE {_literal(day)}' for day in plain)})"] if plain else []
     terms += [f"{_identifier(date_column)} IS NULL"] if NO_DATE in days else []
-    terms += [f"{_day(date)} IN ({', '.join(_text(day) for day in other)})"] if other else []
+    terms += [f"{_day(date)} IN ({', '.join(_literal(day) for day in other)})"] if other else []
     return " OR ".join(terms) or "false"
 
 
@@ -443,12 +443,8 @@ def _in_months(date_column: str, months: set[str]) -> str:
     other = sorted(months - set(plain) - {NO_DATE})
     terms = [f"({date} >= DATE '{month}-01' AND {date} < DATE '{month}-01' + INTERVAL 1 MONTH)" for month in plain]
     terms += [f"{_identifier(date_column)} IS NULL"] if NO_DATE in months else []
-    terms += [f"{_month(date)} IN ({', '.join(_text(month) for month in other)})"] if other else []
+    terms += [f"{_month(date)} IN ({', '.join(_literal(month) for month in other)})"] if other else []
     return " OR ".join(terms) or "false"
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _point_current(parquet_root: Path, version: str) -> None:
@@ -480,6 +476,7 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(path: Path) -> str:
-    """A path as a SQL string literal (ATTACH and COPY take no parameters)."""
-    return "'" + str(path).replace("'", "''") + "'"
+def _literal(value: str | Path) -> str:
+    """A text or a path as a SQL string literal (ATTACH and COPY take no parameters; day lists are
+    literals so DuckDB can push them into the scan)."""
+    return "'" + str(value).replace("'", "''") + "'"

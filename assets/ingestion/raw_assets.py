@@ -148,12 +148,11 @@ def day_metadata(report: LoadReport, day: date) -> dict:
 
 
 def load_metadata(report: LoadReport) -> dict:
-    """What the UI shows for a load (on its last day): counts and reasons over all its days, never row
-    values (they may hold PII)."""
+    """What the UI shows for a load on its last day, beside that day's `day_metadata`: counts and reasons
+    over all its days, never row values (they may hold PII)."""
     reasons = sorted(report.reasons.items(), key=lambda kv: -kv[1])
     table = "| reason | rows |\n| --- | --- |\n" + "\n".join(f"| `{code}` | {n} |" for code, n in reasons)
     return {
-        "run_days": f"{report.start}..{report.end}",
         "run_files_read": report.files,
         "run_rows_read": report.rows_read,
         "run_rows_loaded": report.rows_loaded,
