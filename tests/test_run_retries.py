@@ -35,10 +35,11 @@ NOT_RETRIED = (
 
 
 @pytest.fixture
-def instance(settings, tmp_path) -> Iterator[dg.DagsterInstance]:
+def instance(settings, tmp_path, monkeypatch) -> Iterator[dg.DagsterInstance]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # where its event log storage keeps the runs' events
     with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
 
