@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.measure import Measured, run_measured
+from retention.settings import project_root
 
 # Members and activity (orders and app sessions per member, x the demo's) of each scale: large is a
 # retailer with a million members, many of them occasional (~20M orders, ~100M events over 21 months).
@@ -125,7 +126,9 @@ def step_seconds(dagster_home: Path) -> dict[str, float]:
     """Wall seconds of each step of the latest run in the bench's Dagster instance."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+    # Its event log storage finds its folder through DAGSTER_HOME (orchestration/event_log_storage.py).
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
         run = instance.get_runs(limit=1)[0]
         return {
             s.step_key: round(s.end_time - s.start_time, 1)
@@ -233,7 +236,9 @@ def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env = pipeline_env(work, landing, truth)
+    # The instance a user's `make setup` gives (orchestration/dagster.yaml: its event log storage too).
     (work / "dagster_home").mkdir()
+    shutil.copy(project_root() / "orchestration" / "dagster.yaml", work / "dagster_home" / "dagster.yaml")
 
     last = END
     full, full_steps = pipeline_stage("full build", work, env, START, last - timedelta(days=1))

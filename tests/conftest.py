@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from assets.transformation import dbt_project
+from orchestration.event_log_storage import BATCH_SIZE_VARIABLE
 from retention.settings import Settings, project_root
 
 # Test files that take the longest (minutes: whole Dagster runs with dbt builds), slowest first. They are
@@ -89,6 +90,19 @@ def settings_under(root: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return settings_under(tmp_path, monkeypatch)
+
+
+def project_dagster_home(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Dagster home under `root` configured by orchestration/dagster.yaml, as `make setup` makes one, set as
+    DAGSTER_HOME. Its event log storage turns on DAGSTER_EVENT_BATCH_SIZE in this process when an instance
+    opens: the variable is restored with the others after the test, so later tests of the worker run as before."""
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv(BATCH_SIZE_VARIABLE, "0")  # recorded, so that undoing the next line removes it again
+    monkeypatch.delenv(BATCH_SIZE_VARIABLE)
+    return home
 
 
 def built_once(tmp_path_factory, name: str, build: Callable[[Settings, pytest.MonkeyPatch], None]) -> Iterator[Path]:

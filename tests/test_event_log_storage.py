@@ -1,5 +1,6 @@
 """The event log of orchestration/dagster.yaml: a backfill's per-partition events stored in one transaction per
-database, the same events the stock SQLite storage stores, and a batch that fails leaves nothing behind."""
+database, the same events the stock SQLite storage stores; a batch that fails, while writing or at commit,
+leaves nothing behind and Dagster's fallback stores it once."""
 
 import os
 import shutil
@@ -13,8 +14,10 @@ import pytest
 
 from orchestration.event_log_storage import BATCH_SIZE_VARIABLE, BatchedSqliteEventLogStorage
 from retention.settings import project_root
+from tests.conftest import project_dagster_home
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-03-02")  # 60 days
+KEY = dg.AssetKey("per_day")
 
 
 @dg.asset(partitions_def=DAYS)
@@ -25,10 +28,17 @@ def per_day(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult()
 
 
+@dg.asset_check(asset=per_day)
+def rows_present() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True, metadata={"rows": 60})
+
+
 def backfill(instance: dg.DagsterInstance) -> str:
     """All 60 days in one run, as `retention run` and the UI's single-run backfill do."""
-    job = dg.Definitions(assets=[per_day], jobs=[dg.define_asset_job("days", [per_day])]).resolve_job_def("days")
-    result = job.execute_in_process(
+    definitions = dg.Definitions(
+        assets=[per_day], asset_checks=[rows_present], jobs=[dg.define_asset_job("days", [per_day])]
+    )
+    result = definitions.resolve_job_def("days").execute_in_process(
         instance=instance,
         tags={"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": "2025-03-01"},
     )
@@ -36,25 +46,39 @@ def backfill(instance: dg.DagsterInstance) -> str:
     return result.run_id
 
 
-def stored(instance: dg.DagsterInstance, run_id: str) -> tuple[Counter, set[str], dict]:
-    kinds = Counter(e.dagster_event.event_type_value for e in instance.all_logs(run_id) if e.dagster_event)
-    key = dg.AssetKey("per_day")
-    partitions = instance.get_materialized_partitions(key)
-    event = instance.get_latest_materialization_event(key)
-    record = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=["2025-02-14"]), limit=1
-    ).records[0]
-    return kinds, partitions, {"latest": event.dagster_event.partition, "feb14": record.asset_materialization.metadata}
+def stored(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """What the UI reads back: the run's log, the materialized days, the latest and one day's materialization,
+    the asset's record, and the check's executions."""
+    record = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=KEY, asset_partitions=["2025-02-14"]), 5)
+    executions = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(KEY, "rows_present"), limit=100
+    )
+    return {
+        "log": Counter(e.dagster_event.event_type_value for e in instance.all_logs(run_id) if e.dagster_event),
+        "partitions": instance.get_materialized_partitions(KEY),
+        "materializations": len(instance.fetch_materializations(KEY, limit=1000).records),
+        "latest": instance.get_latest_materialization_event(KEY).dagster_event.partition,
+        "feb14": [r.asset_materialization.metadata["rows_loaded"].value for r in record.records],
+        "asset_records": len(instance.get_asset_records([KEY])),
+        "checks": Counter(e.status.value for e in executions),
+    }
+
+
+EXPECTED = {
+    "partitions": {f"2025-{month:02d}-{day:02d}" for month, days in ((1, 31), (2, 28)) for day in range(1, days + 1)}
+    | {"2025-03-01"},
+    "materializations": 60,
+    "latest": "2025-03-01",
+    "feb14": [14],
+    "asset_records": 1,
+    # One planned execution per day of the range; the check, evaluated once for the asset, is a row of its own.
+    "checks": Counter(PLANNED=60, SUCCEEDED=1),
+}
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv(BATCH_SIZE_VARIABLE, "1000")  # what the storage sets; restored after the test
-    return home
+    return project_dagster_home(tmp_path, monkeypatch)
 
 
 def test_a_backfill_stores_what_the_stock_storage_stores_in_a_few_transactions(home, tmp_path, monkeypatch):
@@ -72,13 +96,18 @@ def test_a_backfill_stores_what_the_stock_storage_stores_in_a_few_transactions(h
 
     monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event_batch", spy_batch)
     monkeypatch.setattr(BatchedSqliteEventLogStorage, "_open_transaction", spy_transaction)
+    assert BATCH_SIZE_VARIABLE not in os.environ
     with dg.DagsterInstance.get() as ours:
         assert isinstance(ours.event_log_storage, BatchedSqliteEventLogStorage)
+        assert os.environ[BATCH_SIZE_VARIABLE] == "1000"  # the storage turned Dagster's batching on
         ours_run = backfill(ours)
         ours_stored = stored(ours, ours_run)
-    # Two batches of 60 (the planned events, then the step's materializations), each in two transactions:
-    # the run's database and the cross-run index.
-    assert batches == [Counter(ASSET_MATERIALIZATION_PLANNED=60), Counter(ASSET_MATERIALIZATION=60)]
+    # Two batches of events (the run's planned events, then the step's 60 materializations), each in two
+    # transactions: the run's database and the cross-run index.
+    assert batches == [
+        Counter(ASSET_MATERIALIZATION_PLANNED=60, ASSET_CHECK_EVALUATION_PLANNED=1),
+        Counter(ASSET_MATERIALIZATION=60),
+    ]
     assert sorted(transactions) == sorted([ours_run, "index"] * 2)
     assert (home / "history" / "runs" / f"{ours_run}.db").is_file()  # Dagster's default layout
 
@@ -88,82 +117,59 @@ def test_a_backfill_stores_what_the_stock_storage_stores_in_a_few_transactions(h
         assert type(stock.event_log_storage).__name__ == "SqliteEventLogStorage"
         stock_stored = stored(stock, backfill(stock))
 
-    kinds, partitions, metadata = ours_stored
     assert ours_stored == stock_stored
-    assert kinds["ASSET_MATERIALIZATION"] == 60 and kinds["ASSET_MATERIALIZATION_PLANNED"] == 60
-    assert len(partitions) == 60 and {"2025-01-01", "2025-03-01"} <= partitions
-    assert metadata["latest"] == "2025-03-01"
-    assert metadata["feb14"]["rows_loaded"].value == 14
+    assert {key: ours_stored[key] for key in EXPECTED} == EXPECTED
+    assert ours_stored["log"]["ASSET_MATERIALIZATION"] == 60
+    assert ours_stored["log"]["ASSET_MATERIALIZATION_PLANNED"] == 60
+    assert ours_stored["log"]["ASSET_CHECK_EVALUATION"] == 1
 
 
-def test_a_batch_that_fails_midway_leaves_nothing_and_stores_once_when_retried(home, monkeypatch):
-    with dg.DagsterInstance.get() as instance:
-        storage = instance.event_log_storage
-        events = []
+@pytest.mark.parametrize("failure", ["writing the 31st event", "committing the run's database"])
+def test_a_batch_that_fails_is_rolled_back_and_dagster_stores_it_once_event_by_event(home, monkeypatch, failure):
+    failed = []
+    store_asset_event, commit = BatchedSqliteEventLogStorage._store_asset_event, BatchedSqliteEventLogStorage._commit
 
-        class Collect:
-            def store_event_batch(self, batch):
-                events.extend(batch)
+    def fail_on_the_31st(self, conn, event, event_id):
+        if self._batch.opened is not None and event.dagster_event.partition == "2025-01-31" and not failed:
+            failed.append(event_id)
+            raise OSError("disk full")
+        return store_asset_event(self, conn, event, event_id)
 
-        # The 60 materialization events of a real backfill, captured instead of stored.
-        real = BatchedSqliteEventLogStorage.store_event_batch
-        monkeypatch.setattr(
-            BatchedSqliteEventLogStorage,
-            "store_event_batch",
-            lambda self, batch: (
-                Collect().store_event_batch(batch)
-                if batch[0].dagster_event.event_type_value == "ASSET_MATERIALIZATION"
-                else real(self, batch)
-            ),
-        )
-        monkeypatch.setenv(BATCH_SIZE_VARIABLE, "1000")
-        run_id = backfill(instance)
-        monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event_batch", real)
-        assert len(events) == 60
-        assert instance.get_materialized_partitions(dg.AssetKey("per_day")) == set()
+    def fail_the_run_commit(self, shard, transaction):
+        if shard != "index" and not failed and len(self._batch.opened) == 2:
+            failed.append(shard)
+            raise OSError("disk I/O error")
+        return commit(self, shard, transaction)
 
-        original = BatchedSqliteEventLogStorage._store_asset_event
-        calls = []
-
-        def fail_on_the_31st(self, conn, event, event_id):
-            calls.append(event.dagster_event.partition)
-            if len(calls) == 31:
-                raise OSError("disk full")
-            return original(self, conn, event, event_id)
-
+    if failure == "writing the 31st event":
         monkeypatch.setattr(BatchedSqliteEventLogStorage, "_store_asset_event", fail_on_the_31st)
-        with pytest.raises(OSError, match="disk full"):
-            storage.store_event_batch(events)
-        monkeypatch.setattr(BatchedSqliteEventLogStorage, "_store_asset_event", original)
-        # The 30 events before the failure were rolled back in both databases.
-        assert instance.get_materialized_partitions(dg.AssetKey("per_day")) == set()
-        logged = Counter(e.dagster_event.event_type_value for e in instance.all_logs(run_id) if e.dagster_event)
-        assert logged["ASSET_MATERIALIZATION"] == 0
-
-        storage.store_event_batch(events)
-        assert len(instance.get_materialized_partitions(dg.AssetKey("per_day"))) == 60
-        logged = Counter(e.dagster_event.event_type_value for e in instance.all_logs(run_id) if e.dagster_event)
-        assert logged["ASSET_MATERIALIZATION"] == 60
-        # After a batch, single events go through Dagster's own connection handling again.
-        storage.store_event(events[0])
-        logged = Counter(e.dagster_event.event_type_value for e in instance.all_logs(run_id) if e.dagster_event)
-        assert logged["ASSET_MATERIALIZATION"] == 61
+    else:
+        monkeypatch.setattr(BatchedSqliteEventLogStorage, "_commit", fail_the_run_commit)
+    with dg.DagsterInstance.get() as instance:
+        run_id = backfill(instance)  # Dagster falls back to storing the failed batch event by event
+        assert len(failed) == 1
+        result = stored(instance, run_id)
+    assert {key: result[key] for key in EXPECTED} == EXPECTED
+    assert result["log"]["ASSET_MATERIALIZATION"] == 60  # once each, in the run's log and in the index
 
 
-def test_an_instance_with_this_storage_turns_batching_on_and_needs_dagster_home(tmp_path):
+def test_an_instance_elsewhere_than_dagster_home_is_refused(home, tmp_path):
+    other = tmp_path / "other_home"
+    other.mkdir()
+    shutil.copy(home / "dagster.yaml", other / "dagster.yaml")
+    # Runs would be recorded under `other` and their events under $DAGSTER_HOME.
+    with pytest.raises(dg.DagsterInvariantViolationError, match="DAGSTER_HOME is .*history/runs"):
+        dg.DagsterInstance.from_config(str(other))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
+
+
+def test_without_dagster_home_the_storage_says_what_it_needs(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    environment = {k: v for k, v in os.environ.items() if k != BATCH_SIZE_VARIABLE}
-    probe = "import dagster as dg, os; dg.DagsterInstance.get(); print(os.environ.get('DAGSTER_EVENT_BATCH_SIZE'))"
-    shown = subprocess.run(
-        [sys.executable, "-c", probe], env={**environment, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
-    )
-    assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.strip() == "1000"
-
-    without_home = {k: v for k, v in environment.items() if k != "DAGSTER_HOME"}
+    environment = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", BATCH_SIZE_VARIABLE)}
     probe = f"import dagster as dg; dg.DagsterInstance.from_config({str(home)!r})"
-    failed = subprocess.run([sys.executable, "-c", probe], env=without_home, capture_output=True, text=True)
+    failed = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True)
     assert failed.returncode != 0
     assert "needs DAGSTER_HOME" in failed.stderr

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from orchestration.runner import RANGE_END_TAG, RANGE_START_TAG
 from retention.generator.generation import generate
 from retention.resources import WAREHOUSE_POOL
 from retention.settings import project_root
+from tests.conftest import project_dagster_home
 
 LOCATION = "retention"  # as in workspace.yaml
 FIRST_RANGE = ("2025-03-01", "2025-03-03")
@@ -166,10 +166,7 @@ def test_two_runs_launched_together_take_turns_and_load_each_day_once(settings, 
         defect_rate=0.0,
         truth_dir=tmp_path / "answer_key",  # not the pipeline's ground-truth folder: no evaluation step
     )
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    home = project_dagster_home(tmp_path, monkeypatch)
     env = dict(os.environ)
     instance = dg.DagsterInstance.from_config(str(home))
     first_id, second_id = str(uuid.uuid4()), str(uuid.uuid4())

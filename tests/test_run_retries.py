@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from dagster._grpc.types import ExecuteRunArgs
 from orchestration.definitions import build_definitions
 from orchestration.runner import run_pipeline
 from retention.settings import project_root
+from tests.conftest import project_dagster_home
 
 DAY = "2025-03-01"
 NOT_RETRIED = (
@@ -36,10 +36,7 @@ NOT_RETRIED = (
 
 @pytest.fixture
 def instance(settings, tmp_path, monkeypatch) -> Iterator[dg.DagsterInstance]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(project_root() / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))  # where its event log storage keeps the runs' events
+    home = project_dagster_home(tmp_path, monkeypatch)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
 
