@@ -12,6 +12,20 @@ with sales as (
     from {{ ref('int_orders__as_of') }}
 ),
 
+-- Every version of the orders that refund anything, with what they refund so far: the steps between
+-- versions are taken per order, and an order none of whose versions refunds anything has none (most
+-- orders: they skip the sort).
+refund_versions as (
+    select
+        *,
+        case
+            when status in ('refunded', 'cancelled') then gross_amount - discount_amount
+            else least(refund_amount, gross_amount - discount_amount)
+        end as refunded_so_far
+    from {{ ref('stg_commerce__orders') }}
+    where {{ known_as_of('landing_date', 'status_at') }}
+),
+
 refund_steps as (
     select
         sales.member_id,
@@ -20,17 +34,12 @@ refund_steps as (
         refunded_so_far - coalesce(lag(refunded_so_far) over (
             partition by s.order_id order by s.status_at, s.landing_date, s.source_file, s.source_row_number
         ), 0) as refunded_now
-    from (
-        select
-            *,
-            case
-                when status in ('refunded', 'cancelled') then gross_amount - discount_amount
-                else least(refund_amount, gross_amount - discount_amount)
-            end as refunded_so_far
-        from {{ ref('stg_commerce__orders') }}
-        where {{ known_as_of('landing_date', 'status_at') }}
-    ) as s
+    from refund_versions as s
     inner join sales using (order_id)
+    where s.order_id in (
+            select order_id from refund_versions
+            where refunded_so_far <> 0
+        )
 ),
 
 ledger as (

@@ -23,43 +23,38 @@ paid_levels as (
         ) = 1
 ),
 
-spend as (
-    select
-        member_id,
-        change_date,
-        sum(delta) over (partition by member_id order by change_date) as trailing_spend
-    from {{ ref('int_member_tier_ledger') }}
-),
-
-change_dates as (
+-- Every member's dated changes on one timeline (registration, spend changes from the ledger, paid
+-- level changes): a running sum gives the trailing spend and the last paid level so far carries
+-- forward, in one sort of the timeline (two ASOF joins against the union of change days sorted it
+-- three times). The frame ends with the row's whole day (its peers), so every row of a day carries the
+-- day's values; `tiered` keeps one of them.
+timeline as (
     select
         member_id,
         registered_date as change_date
     from members
-    union
+    union all by name
     select
         member_id,
-        change_date
+        change_date,
+        delta
+    from {{ ref('int_member_tier_ledger') }}
+    union all by name
+    select
+        member_id,
+        change_date,
+        paid_level
     from paid_levels
-    union
-    select
-        member_id,
-        change_date
-    from spend
 ),
 
 states as (
     select
-        d.member_id,
-        d.change_date,
-        coalesce(spend.trailing_spend, 0) as trailing_spend,
-        coalesce(paid_levels.paid_level, 0) as paid_level
-    from change_dates as d
-    inner join members using (member_id)
-    asof left join spend on d.member_id = spend.member_id and d.change_date >= spend.change_date
-    asof left join paid_levels on d.member_id = paid_levels.member_id and d.change_date >= paid_levels.change_date
-    -- Spend before the CRM registered the member counts from the registration day on.
-    where d.change_date >= members.registered_date
+        member_id,
+        change_date,
+        coalesce(sum(delta) over so_far, 0) as trailing_spend,
+        coalesce(last_value(paid_level ignore nulls) over so_far, 0) as paid_level
+    from timeline
+    window so_far as (partition by member_id order by change_date range between unbounded preceding and current row)
 ),
 
 tiered as (
@@ -70,8 +65,11 @@ tiered as (
         states.paid_level,
         max(tiers.tier_rank) as tier_rank
     from states
+    inner join members using (member_id)
     inner join {{ ref('tiers') }} as tiers
         on {{ reaches_tier('states.trailing_spend', 'states.paid_level') }}
+    -- Spend before the CRM registered the member counts from the registration day on.
+    where states.change_date >= members.registered_date
     group by all
 ),
 
