@@ -158,25 +158,20 @@ logins as (
 
 -- An interaction is a day with any app event or any order placed (even if refunded later: the
 -- member showed up), known from the first delivery that tells of it (as int_order_states knows it).
-interaction_days as (
+-- A day told of twice (an event and an order) is known from the earlier: the running maximum below
+-- reads every delivery as it is, and the recent-day counts take the day once, from its first delivery.
+interaction_deliveries as (
     select
         member_id,
-        interaction_date,
-        min(known_from) as known_from
-    from (
-        select
-            member_id,
-            event_date as interaction_date,
-            known_from
-        from event_days
-        union all
-        select
-            member_id,
-            cast(ordered_at as date),
-            greatest(landing_date, cast(status_at as date), cast(ordered_at as date))
-        from {{ ref('stg_commerce__orders') }}
-    )
-    group by all
+        event_date as interaction_date,
+        known_from
+    from event_days
+    union all
+    select
+        member_id,
+        cast(ordered_at as date),
+        greatest(landing_date, cast(status_at as date), cast(ordered_at as date))
+    from {{ ref('stg_commerce__orders') }}
 ),
 
 last_interactions as (
@@ -185,9 +180,22 @@ last_interactions as (
         change_day,
         max(max(interaction_date)) over (partition by member_id order by change_day) as last_interaction_date
     from (
-        {{ changes_in_span('interaction_days', 'known_from', ['interaction_date']) }}
+        {{ changes_in_span('interaction_deliveries', 'known_from', ['interaction_date']) }}
     )
     group by member_id, change_day
+),
+
+-- Only days still in the segment window on the span's first day can count: an earlier day enters and
+-- leaves the window before it, and both changes would fall on the first evaluation day.
+recent_interaction_days as (
+    select
+        d.member_id,
+        d.interaction_date,
+        min(d.known_from) as known_from
+    from interaction_deliveries as d
+    cross join evaluated_span as span
+    where d.interaction_date + {{ var('segment_window_days') }} > span.first_day
+    group by d.member_id, d.interaction_date
 ),
 
 recent_interaction_changes as (
@@ -195,14 +203,14 @@ recent_interaction_changes as (
         member_id,
         greatest(known_from, interaction_date) as change_day,
         1 as days
-    from interaction_days
+    from recent_interaction_days
     where greatest(known_from, interaction_date) < interaction_date + {{ var('segment_window_days') }}
     union all
     select
         member_id,
         interaction_date + {{ var('segment_window_days') }},
         -1
-    from interaction_days
+    from recent_interaction_days
     where greatest(known_from, interaction_date) < interaction_date + {{ var('segment_window_days') }}
 ),
 
