@@ -27,7 +27,8 @@ paid_levels as (
 -- level changes): a running sum gives the trailing spend and the last paid level so far carries
 -- forward, in one sort of the timeline (two ASOF joins against the union of change days sorted it
 -- three times). The frame ends with the row's whole day (its peers), so every row of a day carries the
--- day's values; `tiered` keeps one of them.
+-- day's values; `tiered` keeps one of them. A paid level is never NULL (stg_crm__members makes a missing
+-- one 0 and tests it): a NULL here would read as "no change that day", not as level 0.
 timeline as (
     select
         member_id,
