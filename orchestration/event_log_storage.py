@@ -29,8 +29,8 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 from sqlalchemy.pool import NullPool
 
-# Events per batch Dagster hands to store_event_batch: a backfill's planned events of one asset, one
-# step's per-partition materializations. Bounded so a batch's transaction stays short for readers.
+# At most this many events per batch Dagster hands to store_event_batch (a run's planned events, one step's
+# per-partition materializations): a batch holds the databases' write locks, which other writers wait for.
 EVENT_BATCH_SIZE = 1000
 BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
 
