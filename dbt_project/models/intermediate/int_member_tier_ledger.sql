@@ -26,6 +26,12 @@ refund_versions as (
     where {{ known_as_of('landing_date', 'status_at') }}
 ),
 
+refunding_orders as (
+    select distinct order_id
+    from refund_versions
+    where refunded_so_far <> 0
+),
+
 refund_steps as (
     select
         sales.member_id,
@@ -35,11 +41,8 @@ refund_steps as (
             partition by s.order_id order by s.status_at, s.landing_date, s.source_file, s.source_row_number
         ), 0) as refunded_now
     from refund_versions as s
+    inner join refunding_orders using (order_id)
     inner join sales using (order_id)
-    where s.order_id in (
-            select order_id from refund_versions
-            where refunded_so_far <> 0
-        )
 ),
 
 ledger as (
