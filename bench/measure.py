@@ -1,7 +1,8 @@
 """Running a command while sampling the resident memory of its whole process tree.
 
 `resource.getrusage` reports only the largest single child; the pipeline's peak is the Dagster process
-and the dbt process it starts, together. So the tree's RSS is summed from /proc every few hundred ms.
+and the dbt process it starts, together. So the tree's RSS is summed from /proc every few hundred ms, and
+each process's own peak is kept by its command name (which of the two holds the memory).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SAMPLE_SECONDS = 0.25
@@ -21,25 +22,29 @@ class Measured:
     peak_rss_bytes: int
     returncode: int
     stopped: str | None = None  # why the bench stopped it (memory or time limit), if it did
+    # The largest resident set any single process of the tree reached, by command name (`retention`, `dbt`).
+    peak_by_command: dict[str, int] = field(default_factory=dict)
 
     @property
     def peak_gb(self) -> float:
         return self.peak_rss_bytes / 1e9
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Resident memory of `root` and all its descendants."""
-    total, pending = 0, [root]
+def tree_rss_bytes(root: int) -> dict[int, tuple[str, int]]:
+    """Command name and resident memory of `root` and of each of its descendants, by process id."""
+    found, pending = {}, [root]
     while pending:
         pid = pending.pop()
         try:
             status = Path(f"/proc/{pid}/status").read_text()
-            total += next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+            lines = status.splitlines()
+            name = next(line.split(maxsplit=1)[1] for line in lines if line.startswith("Name:"))
+            found[pid] = (name, next(int(line.split()[1]) * 1024 for line in lines if line.startswith("VmRSS:")))
             for task in Path(f"/proc/{pid}/task").iterdir():
                 pending += [int(child) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, StopIteration):
             continue  # the process ended between two reads (or is a zombie without memory)
-    return total
+    return found
 
 
 def run_measured(
@@ -55,10 +60,13 @@ def run_measured(
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     began = time.monotonic()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    peak, stopped = 0, None
+    peak, stopped, by_command = 0, None, {}
     try:
         while process.poll() is None:
-            peak = max(peak, tree_rss_bytes(process.pid))
+            processes = tree_rss_bytes(process.pid)
+            peak = max(peak, sum(rss for _, rss in processes.values()))
+            for name, rss in processes.values():
+                by_command[name] = max(by_command.get(name, 0), rss)
             if memory_limit_bytes and peak > memory_limit_bytes:
                 stopped = f"memory above {memory_limit_bytes / 1e9:.0f} GB"
             elif timeout_seconds and time.monotonic() - began > timeout_seconds:
@@ -71,4 +79,4 @@ def run_measured(
     finally:
         if log:
             out.close()
-    return Measured(time.monotonic() - began, peak, process.returncode, stopped)
+    return Measured(time.monotonic() - began, peak, process.returncode, stopped, by_command)

@@ -146,7 +146,15 @@ def pipeline_stage(name: str, work: Path, env: dict, first: date, last: date) ->
         note = f"failed (exit {measured.returncode}): {_first_error(log)}; see {log}"
         return Stage(name, measured.wall_seconds, measured.peak_gb, note=note), step_seconds(work / "dagster_home")
     rows = rows_read(work / "warehouse.duckdb", first, last)
-    return Stage(name, measured.wall_seconds, measured.peak_gb, rows), step_seconds(work / "dagster_home")
+    note = process_peaks(measured)
+    return Stage(name, measured.wall_seconds, measured.peak_gb, rows, note), step_seconds(work / "dagster_home")
+
+
+def process_peaks(measured: Measured, shown: int = 2) -> str:
+    """The largest single processes' peaks (the Dagster run's own process and dbt's): which one holds the
+    memory. They need not peak at the same moment, so they may add up to more than the tree's peak."""
+    largest = sorted(measured.peak_by_command.items(), key=lambda kv: -kv[1])[:shown]
+    return "process peaks: " + ", ".join(f"{name} {rss / GB:.2f} GB" for name, rss in largest)
 
 
 def _first_error(log: Path) -> str:
