@@ -12,10 +12,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup manifest demo run test snapshot lint ui docs contract check-lifetimes bench bench-coverage bench-churn-intent clean
 
+# Compiled to bytecode at install (about 15 s on 2 cores): where PYTHONDONTWRITEBYTECODE is set, Python never
+# caches what it compiles, and every process (each run, each dbt build) compiled its imports again: 6 s for
+# Dagster, dbt and Great Expectations together, against 12-13 s without the bytecode.
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' -c constraints.txt
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]' -c constraints.txt
 	touch $@
 
 setup: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
