@@ -30,7 +30,7 @@ class Measured:
         return self.peak_rss_bytes / 1e9
 
 
-def tree_rss_bytes(root: int) -> dict[int, tuple[str, int]]:
+def tree_processes(root: int) -> dict[int, tuple[str, int]]:
     """Command name and resident memory of `root` and of each of its descendants, by process id."""
     found, pending = {}, [root]
     while pending:
@@ -63,7 +63,7 @@ def run_measured(
     peak, stopped, by_command = 0, None, {}
     try:
         while process.poll() is None:
-            processes = tree_rss_bytes(process.pid)
+            processes = tree_processes(process.pid)
             peak = max(peak, sum(rss for _, rss in processes.values()))
             for name, rss in processes.values():
                 by_command[name] = max(by_command.get(name, 0), rss)
