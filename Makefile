@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # Compiled to bytecode at install (about 15 s on 2 cores): where PYTHONDONTWRITEBYTECODE is set, Python never
 # caches what it compiles, and every process (each run, each dbt build) compiled its imports again: 6 s for
-# Dagster, dbt and Great Expectations together, against 12-13 s without the bytecode.
+# Dagster, dbt and Great Expectations together, against 13-15 s without the bytecode.
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
