@@ -34,8 +34,18 @@ HISTORY_MODELS = (
     "member_churn_risk",
     "member_kpis_daily",
 )
-# What the history models read: everything above the last of them, except the per-day models.
-UPSTREAM_OF_HISTORY = ["--select", "+member_kpis_daily", "--exclude", "int_member_measures_daily+"]
+# What the history models read: everything above the last of them, except the per-day models, with the
+# seeds that tests of those models compare with (contract_codes). Only the tests whose every parent is
+# built here: on a first build, a test that also reads a mart (member_tier_history against the tiers
+# seed) would find no table; the final build runs them all.
+UPSTREAM_OF_HISTORY = [
+    "--select",
+    "+member_kpis_daily resource_type:seed",
+    "--exclude",
+    "int_member_measures_daily+",
+    "--indirect-selection",
+    "cautious",
+]
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,19 @@ def test_late_status_changes_win_from_their_landing_day_and_history_covers_the_r
     assert any("History chunk 1/2 (2025-03-01..2025-03-02)" in m for m in messages)
     assert warehouse_rows(settings, RISK_DAYS) == [(D1, 2), (D2, 2), (D3, 2), (D4, 2)]
     assert (sorted(warehouse_rows(settings, risk), key=repr), warehouse_rows(settings, kpis)) == one_build_rows
+
+
+def test_a_first_build_too_long_for_one_build_is_computed_in_chunks(small_days):
+    # A fresh warehouse whose first history needs chunks (a retailer's first load at a million members):
+    # two members and a budget of 4 member-days make chunks of 2 days, so days 1-2 are built before
+    # the final build. Before the marts and the contract_codes seed exist, the build of what the history
+    # reads must not run the tests that read them (it did, and the first load failed).
+    chunked = replace(small_days, history_chunk_member_days=4)
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = run_pipeline(chunked, D1, D5, instance=instance, as_of_date=D4)
+    assert outcome.success, outcome.failures
+    messages = [entry.user_message for entry in instance.all_logs(outcome.run_id)]
+    assert any("History of 4 days (2025-03-01..2025-03-04)" in m and "in 2 chunk(s)" in m for m in messages)
+    assert any("History chunk 1/2 (2025-03-01..2025-03-02)" in m for m in messages)
+    assert warehouse_rows(chunked, RISK_DAYS) == [(D1, 2), (D2, 2), (D3, 2), (D4, 2)]
+    assert warehouse_rows(chunked, "SELECT count(*) FROM marts.member_kpis_daily") == [(4,)]
