@@ -1,13 +1,18 @@
-"""Running a command while sampling the resident memory of its whole process tree.
+"""Running a command while sampling the resident memory of its whole process tree, and the disk it fills.
 
 `resource.getrusage` reports only the largest single child; the pipeline's peak is the Dagster process
 and the dbt process it starts, together. So the tree's RSS is summed from /proc every few hundred ms, and
 each process's own peak is kept by its command name (which of the two holds the memory).
+
+Disk is sampled the same way, as the free space of the filesystem the command writes to: DuckDB's temp
+spill comes and goes within a build, so the folder's size at the end would miss it. Anything else
+writing to or deleting from that filesystem meanwhile counts too: run the bench on a quiet machine.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -24,6 +29,8 @@ class Measured:
     stopped: str | None = None  # why the bench stopped it (memory or time limit), if it did
     # The largest resident set any single process of the tree reached, by command name (`retention`, `dbt`).
     peak_by_command: dict[str, int] = field(default_factory=dict)
+    # How much more of the sampled filesystem was in use at its fullest than when the command started.
+    disk_growth_bytes: int = 0
 
     @property
     def peak_gb(self) -> float:
@@ -55,14 +62,19 @@ def run_measured(
     log: Path | None = None,
     memory_limit_bytes: int | None = None,
     timeout_seconds: float | None = None,
+    disk: Path | None = None,
 ) -> Measured:
-    """Run `command` to its end (or until it passes a limit: then its tree is killed), sampling memory."""
+    """Run `command` to its end (or until it passes a limit: then its tree is killed), sampling memory and,
+    when `disk` is given, the free space of the filesystem holding it."""
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     began = time.monotonic()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     peak, stopped, by_command = 0, None, {}
+    free_at_start = least_free = shutil.disk_usage(disk).free if disk else 0
     try:
         while process.poll() is None:
+            if disk:
+                least_free = min(least_free, shutil.disk_usage(disk).free)
             processes = tree_processes(process.pid)
             peak = max(peak, sum(rss for _, rss in processes.values()))
             for name, rss in processes.values():
@@ -79,4 +91,6 @@ def run_measured(
     finally:
         if log:
             out.close()
-    return Measured(time.monotonic() - began, peak, process.returncode, stopped, by_command)
+    return Measured(
+        time.monotonic() - began, peak, process.returncode, stopped, by_command, max(0, free_at_start - least_free)
+    )

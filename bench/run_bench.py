@@ -140,13 +140,13 @@ def step_seconds(dagster_home: Path) -> dict[str, float]:
 def pipeline_stage(name: str, work: Path, env: dict, first: date, last: date) -> tuple[Stage, dict[str, float]]:
     command = [retention_cli(), "run", "--from", str(first), "--through", str(last)]
     log = work / f"{name.replace(' ', '_')}.log"
-    measured = run_measured(command, env=env, log=log)
+    measured = run_measured(command, env=env, log=log, disk=work)
     if measured.returncode != 0:
         # Still a result worth printing: how long and how much memory it took to fail, and why.
         note = f"failed (exit {measured.returncode}): {_first_error(log)}; see {log}"
         return Stage(name, measured.wall_seconds, measured.peak_gb, note=note), step_seconds(work / "dagster_home")
     rows = rows_read(work / "warehouse.duckdb", first, last)
-    note = process_peaks(measured)
+    note = f"{process_peaks(measured)}; disk +{measured.disk_growth_bytes / GB:.1f} GB at its fullest"
     return Stage(name, measured.wall_seconds, measured.peak_gb, rows, note), step_seconds(work / "dagster_home")
 
 
@@ -272,10 +272,19 @@ def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict
         "floor_agreement": agreement,
         "ratio_daily_to_floor": None if failed(daily) else daily.wall_seconds / floor.wall_seconds,
         "ratio_pandas_to_floor": None if pandas.note else pandas.wall_seconds / floor.wall_seconds,
-        "landing_bytes": sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()),
+        "landing_bytes": folder_bytes(landing),
+        # What the pipeline keeps after the daily run (the temp spill is gone by then: see the stage notes).
+        "warehouse_bytes": folder_bytes(work / "warehouse.duckdb"),
+        "serving_bytes": folder_bytes(work / "serving"),
     }
     (folder / "results.json").write_text(json.dumps(results, indent=2))
     return results
+
+
+def folder_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def machine() -> str:
@@ -292,6 +301,11 @@ def print_results(results: dict, floor_seconds: float | None = None) -> None:
         f"\n{results['scale']}: {results['members']:,} members (activity {results['activity']:g}), "
         f"{results['landing_bytes'] / 1e9:.1f} GB of landing files; {results['machine']}; {results['date']}"
     )
+    if "warehouse_bytes" in results:
+        print(
+            f"  kept after the daily run: warehouse {results['warehouse_bytes'] / 1e9:.1f} GB, "
+            f"BI serving folder {results['serving_bytes'] / 1e9:.1f} GB"
+        )
     print(f"  {'stage':<40}{'wall s':>9}{'peak GB':>9}{'rows/s':>11}{'x floor':>9}  note")
     for s in stages:
         rate = f"{s['rows_per_second']:,.0f}" if s["rows_per_second"] else ""
