@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import stat
 import sys
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -282,9 +283,17 @@ def run_scale(scale: str, pandas_limit_gb: float, pandas_timeout: float) -> dict
 
 
 def folder_bytes(path: Path) -> int:
+    """Disk bytes of the files under `path`, each file once: a BI copy's version hard-links the Parquet
+    partitions it did not change from the previous one, and its `current` link is not followed."""
     if path.is_file():
         return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+    seen: dict[tuple[int, int], int] = {}
+    for folder, _, names in os.walk(path):
+        for name in names:
+            status = os.lstat(os.path.join(folder, name))
+            if not stat.S_ISLNK(status.st_mode):
+                seen[(status.st_dev, status.st_ino)] = status.st_size
+    return sum(seen.values())
 
 
 def machine() -> str:

@@ -1,8 +1,10 @@
 """The bench's sampler: a child's memory and the disk it fills then frees are both seen."""
 
+import os
 import sys
 
 from bench.measure import run_measured
+from bench.run_bench import folder_bytes
 
 MB = 1_000_000
 
@@ -38,3 +40,18 @@ def test_run_measured_does_not_sample_the_disk_unless_asked(tmp_path):
 
     assert measured.returncode == 0
     assert measured.disk_growth_bytes == 0
+
+
+def test_folder_bytes_counts_each_file_once(tmp_path):
+    # A BI copy's new version hard-links the partitions it kept and has a `current` link to it.
+    old, new = tmp_path / "v1", tmp_path / "v2"
+    old.mkdir()
+    new.mkdir()
+    (old / "kept.parquet").write_bytes(b"k" * 1000)
+    (old / "replaced.parquet").write_bytes(b"r" * 300)
+    os.link(old / "kept.parquet", new / "kept.parquet")
+    (new / "replaced.parquet").write_bytes(b"n" * 200)
+    (tmp_path / "current").symlink_to(new, target_is_directory=True)
+
+    assert folder_bytes(tmp_path) == 1000 + 300 + 200
+    assert folder_bytes(old / "kept.parquet") == 1000
