@@ -142,12 +142,14 @@ def pipeline_stage(name: str, work: Path, env: dict, first: date, last: date) ->
     command = [retention_cli(), "run", "--from", str(first), "--through", str(last)]
     log = work / f"{name.replace(' ', '_')}.log"
     measured = run_measured(command, env=env, log=log, disk=work)
+    disk = f"disk +{measured.disk_growth_bytes / GB:.1f} GB at its fullest"
     if measured.returncode != 0:
-        # Still a result worth printing: how long and how much memory it took to fail, and why.
-        note = f"failed (exit {measured.returncode}): {_first_error(log)}; see {log}"
+        # Still a result worth printing: how long, how much memory and disk it took to fail (a full disk
+        # is one way to fail), and why.
+        note = f"failed (exit {measured.returncode}): {_first_error(log)}; {disk}; see {log}"
         return Stage(name, measured.wall_seconds, measured.peak_gb, note=note), step_seconds(work / "dagster_home")
     rows = rows_read(work / "warehouse.duckdb", first, last)
-    note = f"{process_peaks(measured)}; disk +{measured.disk_growth_bytes / GB:.1f} GB at its fullest"
+    note = f"{process_peaks(measured)}; {disk}"
     return Stage(name, measured.wall_seconds, measured.peak_gb, rows, note), step_seconds(work / "dagster_home")
 
 

@@ -8,7 +8,7 @@ from bench.run_bench import folder_bytes
 
 MB = 1_000_000
 
-# Holds 300 MB, writes a 400 MB file, keeps both for a second, then deletes the file before it ends:
+# Holds 300 MB, writes a 400 MB file, keeps both for 1.5 s, then deletes the file before it ends:
 # the folder's size afterwards says nothing of it; only sampling the free space sees it.
 CHILD = """
 import os, sys, time
